@@ -351,17 +351,19 @@ class IOLoop(Configurable):
         except Exception:
             self.handle_callback_exception(callback)
 
-    def _to_future(self, value: Any) -> asyncio.Future[Any]:
-        # Futures and awaitables directly; lists, dicts and other yieldables
-        # through squall.gen.convert_yielded.
+    def _to_future(self, value: Any) -> Any:
+        # Futures and awaitables become Futures; lists and dicts (of
+        # yieldables) go through squall.gen.convert_yielded; anything else
+        # is a plain value and is returned unchanged.
         if isinstance(value, asyncio.Future):
             return value
         if inspect.isawaitable(value):
             return asyncio.ensure_future(value, loop=self.asyncio_loop)
-        from squall.gen import convert_yielded
+        if isinstance(value, (list, dict)):
+            from squall.gen import convert_yielded
 
-        future: asyncio.Future[Any] = convert_yielded(value)
-        return future
+            return convert_yielded(value)
+        return value
 
     def _watch_result(self, ret: Any) -> None:
         # A callback that returns a coroutine or Future: run it and log its

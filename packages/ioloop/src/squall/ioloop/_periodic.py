@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from collections.abc import Callable
@@ -81,16 +82,9 @@ class PeriodicCallback:
             assert self.io_loop is not None
             self.io_loop.handle_callback_exception(self.callback)
             result = None
-        if result is not None and self.io_loop is not None:
-            from squall.gen import BadYieldError, convert_yielded
-
-            try:
-                future = convert_yielded(result)
-            except BadYieldError:
-                pass
-            else:
-                self.io_loop.add_future(future, self._after_async_run)
-                return
+        if result is not None and self.io_loop is not None and inspect.isawaitable(result):
+            self.io_loop.add_future(result, self._after_async_run)
+            return
         self._schedule_next()
 
     def _after_async_run(self, future: Any) -> None:
