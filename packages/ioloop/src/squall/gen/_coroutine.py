@@ -39,7 +39,7 @@ _P = ParamSpec("_P")
 class _Runner:
     """Drives one generator to completion, resolving ``result`` with its outcome."""
 
-    __slots__ = ("_cancel_requested", "_ctx", "_gen", "_pending", "_result")
+    __slots__ = ("_cancel_delivered", "_ctx", "_gen", "_pending", "_result")
 
     def __init__(
         self,
@@ -51,19 +51,17 @@ class _Runner:
         self._result = result
         self._ctx = ctx
         self._pending: asyncio.Future[Any] | None = None
-        self._cancel_requested = False
+        self._cancel_delivered = False
         # Also keeps the runner (and its generator) alive as long as somebody
         # holds the result.
         result.add_done_callback(self._on_result_done)
 
     def _on_result_done(self, result: asyncio.Future[Any]) -> None:
         # The result was cancelled while the generator waits: cancel what it
-        # waits for so that CancelledError is raised at its ``yield``.
-        if self._gen is None or not result.cancelled():
-            return
-        pending = self._pending
-        if pending is None or not pending.cancel():
-            self._cancel_requested = True
+        # waits for, so that it wakes up; step() then raises CancelledError
+        # at its ``yield``.
+        if self._gen is not None and self._pending is not None and result.cancelled():
+            self._pending.cancel()
 
     def _wake(self, future: asyncio.Future[Any]) -> None:
         self._pending = None
@@ -88,8 +86,8 @@ class _Runner:
         result = self._result
         while True:
             try:
-                if self._cancel_requested:
-                    self._cancel_requested = False
+                if result.cancelled() and not self._cancel_delivered:
+                    self._cancel_delivered = True
                     yielded = gen.throw(asyncio.CancelledError())
                 elif future is None:
                     yielded = gen.send(None)
