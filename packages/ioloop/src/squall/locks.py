@@ -41,7 +41,7 @@ import asyncio
 import collections
 import datetime
 import types
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
 from squall import util
@@ -136,9 +136,6 @@ class _WaiterQueue(Generic[_T]):
     def pending(self) -> int:
         """Return how many waiters are still pending."""
         return sum(1 for w in self._waiters if not w.done())
-
-    def __iter__(self) -> Iterator[_Waiter[_T]]:
-        return (w for w in self._waiters if not w.done())
 
 
 def _check_timeout(timeout: object) -> None:
