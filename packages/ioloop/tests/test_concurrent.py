@@ -16,15 +16,9 @@ import pytest
 from squall import concurrent as sc
 from squall import stack_context
 from squall.ioloop import IOLoop
+from squall.testing import ExpectLog
 
 APP_LOG = "squall.application"
-
-
-@pytest.fixture
-def io_loop() -> Iterator[IOLoop]:
-    loop = IOLoop(make_current=True)
-    yield loop
-    loop.close(all_fds=True)
 
 
 @pytest.fixture
@@ -142,7 +136,7 @@ def test_set_result_twice_is_an_error(io_loop: IOLoop) -> None:
         sc.future_set_result_unless_cancelled(future, 2)
 
 
-def test_set_exception_unless_cancelled(io_loop: IOLoop, caplog: pytest.LogCaptureFixture) -> None:
+def test_set_exception_unless_cancelled(io_loop: IOLoop) -> None:
     future = io_loop.asyncio_loop.create_future()
     sc.future_set_exception_unless_cancelled(future, ValueError("x"))
     with pytest.raises(ValueError):
@@ -150,10 +144,10 @@ def test_set_exception_unless_cancelled(io_loop: IOLoop, caplog: pytest.LogCaptu
 
     cancelled = io_loop.asyncio_loop.create_future()
     cancelled.cancel()
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception after Future was cancelled") as expect:
         sc.future_set_exception_unless_cancelled(cancelled, ValueError("late"))
     assert cancelled.cancelled()
-    records = [r for r in caplog.records if r.name == APP_LOG]
+    records = expect.records
     assert len(records) == 1
     assert "after Future was cancelled" in records[0].getMessage()
     assert records[0].exc_info is not None
@@ -474,7 +468,7 @@ def test_run_on_executor_legacy_callback(
 
 
 def test_run_on_executor_legacy_callback_error_is_logged(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     worker = Worker(sc.dummy_executor)
     called: list[Any] = []
@@ -486,10 +480,10 @@ def test_run_on_executor_legacy_callback_error_is_logged(
         for _ in range(3):
             await asyncio.sleep(0)
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception in callback") as expect:
         io_loop.run_sync(main)
     assert called == []
-    errors = [r for r in caplog.records if r.name == APP_LOG and r.exc_info]
+    errors = expect.records
     assert len(errors) == 1
     assert isinstance(errors[0].exc_info[1], ValueError)  # type: ignore[index]
 

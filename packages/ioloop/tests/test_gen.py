@@ -8,7 +8,7 @@ import contextvars
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -16,18 +16,12 @@ import pytest
 from squall import gen, stack_context
 from squall.concurrent import ReturnValueIgnoredError, run_on_executor
 from squall.ioloop import IOLoop
+from squall.testing import ExpectLog
 from squall.util import TimeoutError
 
 APP_LOG = "squall.application"
 
 Gen = Generator[Any, Any, Any]
-
-
-@pytest.fixture
-def io_loop() -> Iterator[IOLoop]:
-    loop = IOLoop(make_current=True)
-    yield loop
-    loop.close(all_fds=True)
 
 
 def run(io_loop: IOLoop, func: Callable[[], Any], timeout: float = 10) -> Any:
@@ -40,6 +34,10 @@ def frame_names(exc: BaseException) -> list[str]:
 
 def app_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == APP_LOG and r.levelno >= logging.ERROR]
+
+
+def exc_of(record: logging.LogRecord) -> BaseException | None:
+    return record.exc_info[1] if record.exc_info else None
 
 
 async def spin(n: int = 5) -> None:
@@ -340,7 +338,7 @@ def test_nested_coroutines(io_loop: IOLoop) -> None:
     assert run(io_loop, lambda: fib(10)) == 55
 
 
-def test_coroutine_cancellation_throws_into_generator(io_loop: IOLoop) -> None:
+async def test_coroutine_cancellation_throws_into_generator(io_loop: IOLoop) -> None:
     events: list[str] = []
 
     @gen.coroutine
@@ -351,15 +349,12 @@ def test_coroutine_cancellation_throws_into_generator(io_loop: IOLoop) -> None:
             events.append("cancelled at yield")
             raise
 
-    async def main() -> None:
-        future = worker()
-        await asyncio.sleep(0)
-        future.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await future
-        await spin()
-
-    run(io_loop, main)
+    future = worker()
+    await asyncio.sleep(0)
+    future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await future
+    await spin()
     assert events == ["cancelled at yield"]
 
 
@@ -421,7 +416,7 @@ def test_legacy_callback_argument(io_loop: IOLoop) -> None:
 
 
 def test_legacy_callback_with_failing_coroutine_is_logged(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     got: list[Any] = []
 
@@ -436,13 +431,12 @@ def test_legacy_callback_with_failing_coroutine_is_logged(
             await future
         await spin()
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception in callback") as expect:
         run(io_loop, main)
     assert got == []
-    errors = app_errors(caplog)
+    errors = expect.records
     assert len(errors) == 1
-    assert errors[0].exc_info is not None
-    assert isinstance(errors[0].exc_info[1], ValueError)
+    assert isinstance(exc_of(errors[0]), ValueError)
 
 
 # ---------------------------------------------------------------- contextvars
@@ -775,6 +769,26 @@ def test_task_rejects_non_callable(io_loop: IOLoop) -> None:
         run(io_loop, f)
 
 
+async def test_task_over_failing_engine(io_loop: IOLoop) -> None:
+    """An engine failing later is routed to the Task that called it (its stack context)."""
+
+    @gen.engine
+    def failing(callback: Callable[[Any], None]) -> Gen:
+        yield gen.moment
+        raise LookupError("engine failed later")
+
+    with pytest.raises(LookupError, match="engine failed later") as info:
+        await gen.with_timeout(timedelta(seconds=5), gen.Task(failing))
+    assert "failing" in frame_names(info.value)
+
+
+@pytest.mark.gen_test(timeout=10)
+def test_classic_generator_test_function() -> Gen:
+    first = yield gen.Task(callback_add, 1, 2)
+    both = yield [gen.Task(callback_add, first, 1), gen.sleep(0.001)]
+    assert (first, both) == (3, [4, None])
+
+
 def test_engine_first_step_exception_raises_to_caller(io_loop: IOLoop) -> None:
     @gen.engine
     def f() -> Gen:
@@ -851,7 +865,7 @@ def test_engine_error_routed_to_exception_stack_context(io_loop: IOLoop) -> None
 
 
 def test_engine_error_without_handler_is_logged(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     @gen.engine
     def get() -> Gen:
@@ -862,16 +876,15 @@ def test_engine_error_without_handler_is_logged(
         get()
         await spin()
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception in callback") as expect:
         run(io_loop, main)
-    errors = app_errors(caplog)
+    errors = expect.records
     assert len(errors) == 1
-    assert errors[0].exc_info is not None
-    assert isinstance(errors[0].exc_info[1], ZeroDivisionError)
+    assert isinstance(exc_of(errors[0]), ZeroDivisionError)
 
 
 def test_engine_handler_declining_falls_back_to_log(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     seen: list[Any] = []
 
@@ -889,17 +902,17 @@ def test_engine_handler_declining_falls_back_to_log(
             get()
         await spin()
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception in callback") as expect:
         run(io_loop, main)
     assert seen == [OSError]
-    assert len(app_errors(caplog)) == 1
+    assert len(expect.records) == 1
 
 
 # ---------------------------------------------------------------- multi
 
 
 def test_multi_first_exception_raised_others_logged(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     @gen.coroutine
     def fail(exc: BaseException, delay: float) -> Gen:
@@ -911,12 +924,12 @@ def test_multi_first_exception_raised_others_logged(
             await gen.multi([fail(ValueError("first"), 0), fail(KeyError("second"), 0.02)])
         await gen.sleep(0.05)
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Multiple exceptions in yield list") as expect:
         run(io_loop, main)
-    errors = app_errors(caplog)
+    errors = expect.records
     assert len(errors) == 1
     assert "Multiple exceptions" in errors[0].getMessage()
-    assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], KeyError)
+    assert isinstance(exc_of(errors[0]), KeyError)
 
 
 def test_multi_quiet_exceptions(io_loop: IOLoop, caplog: pytest.LogCaptureFixture) -> None:
@@ -943,15 +956,12 @@ def test_multi_quiet_exceptions(io_loop: IOLoop, caplog: pytest.LogCaptureFixtur
     assert app_errors(caplog) == []
 
 
-def test_multi_cancelled_child(io_loop: IOLoop) -> None:
-    async def main() -> None:
-        child = asyncio.get_running_loop().create_future()
-        result = gen.multi([child, gen.sleep(0)])
-        child.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await result
-
-    run(io_loop, main)
+async def test_multi_cancelled_child(io_loop: IOLoop) -> None:
+    child = asyncio.get_running_loop().create_future()
+    result = gen.multi([child, gen.sleep(0)])
+    child.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await result
 
 
 def test_multi_same_future_twice_and_tuple(io_loop: IOLoop) -> None:
@@ -980,24 +990,21 @@ def test_with_timeout_result_in_time(io_loop: IOLoop) -> None:
     assert run(io_loop, f) == (None, "q")
 
 
-def test_with_timeout_expires_without_cancelling(io_loop: IOLoop) -> None:
-    async def main() -> None:
-        inner = gen.sleep(0.05)
-        with pytest.raises(TimeoutError, match="Timeout"):
-            await gen.with_timeout(timedelta(seconds=0.01), inner)
-        assert not inner.cancelled()
-        await inner
-        assert inner.result() is None
+async def test_with_timeout_expires_without_cancelling(io_loop: IOLoop) -> None:
+    inner = gen.sleep(0.05)
+    with pytest.raises(TimeoutError, match="Timeout"):
+        await gen.with_timeout(timedelta(seconds=0.01), inner)
+    assert not inner.cancelled()
+    await inner
+    assert inner.result() is None
 
-        deadline = IOLoop.current().time() + 0.01
-        with pytest.raises(gen.TimeoutError):
-            await gen.with_timeout(deadline, gen.sleep(1))
-
-    run(io_loop, main)
+    deadline = IOLoop.current().time() + 0.01
+    with pytest.raises(gen.TimeoutError):
+        await gen.with_timeout(deadline, gen.sleep(1))
 
 
 def test_with_timeout_logs_late_failure_unless_quiet(
-    io_loop: IOLoop, caplog: pytest.LogCaptureFixture
+    io_loop: IOLoop,
 ) -> None:
     @gen.coroutine
     def fail_later(exc: BaseException) -> Gen:
@@ -1013,12 +1020,12 @@ def test_with_timeout_logs_late_failure_unless_quiet(
             )
         await gen.sleep(0.08)
 
-    with caplog.at_level(logging.ERROR, logger=APP_LOG):
+    with ExpectLog(APP_LOG, "Exception in Future") as expect:
         run(io_loop, main)
-    errors = app_errors(caplog)
+    errors = expect.records
     assert len(errors) == 1
     assert "after timeout" in errors[0].getMessage()
-    assert errors[0].exc_info is not None and isinstance(errors[0].exc_info[1], ValueError)
+    assert isinstance(exc_of(errors[0]), ValueError)
 
 
 def test_with_timeout_on_native_coroutine_and_concurrent_future(io_loop: IOLoop) -> None:
@@ -1039,12 +1046,9 @@ def test_with_timeout_on_native_coroutine_and_concurrent_future(io_loop: IOLoop)
         pool.shutdown(wait=True)
 
 
-def test_with_timeout_bad_deadline(io_loop: IOLoop) -> None:
-    async def main() -> None:
-        with pytest.raises(TypeError):
-            gen.with_timeout("soon", gen.sleep(0))  # type: ignore[arg-type,unused-ignore]
-
-    run(io_loop, main)
+async def test_with_timeout_bad_deadline(io_loop: IOLoop) -> None:
+    with pytest.raises(TypeError):
+        gen.with_timeout("soon", gen.sleep(0))  # type: ignore[arg-type,unused-ignore]
 
 
 def test_sleep(io_loop: IOLoop) -> None:
