@@ -6,13 +6,14 @@ import functools
 import inspect
 import unittest
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, cast, overload
 
 from squall.ioloop import IOLoop
 from squall.testing._runner import (
     LoopFailures,
     _Run,
     check_timeout,
+    close_loop,
     get_async_test_timeout,
     run_test,
     run_until_stopped,
@@ -24,7 +25,7 @@ __all__ = ["AsyncTestCase", "gen_test"]
 # Keep this module's frames out of unittest's failure tracebacks.
 __unittest = True
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
 
 
 def _needs_gen_test(method: Callable[..., Any], name: str) -> Callable[[], None]:
@@ -136,12 +137,8 @@ class AsyncTestCase(unittest.TestCase):
         finally:
             if failures is not None:
                 failures.uninstall()
-            if IOLoop.current(instance=False) is io_loop:
-                IOLoop.clear_current()
-            io_loop.close(all_fds=True)
             previous, self._squall_previous_loop = self._squall_previous_loop, None
-            if previous is not None and not previous.asyncio_loop.is_closed():
-                previous.make_current()
+            close_loop(io_loop, previous)
 
     def stop(self, _arg: Any = None, **kwargs: Any) -> None:
         """End the current (or next) :meth:`wait`, which returns ``_arg`` or ``kwargs``.
@@ -217,10 +214,14 @@ class AsyncTestCase(unittest.TestCase):
 
 
 @overload
-def gen_test(func: _F, *, timeout: float | None = None) -> _F: ...
+def gen_test(func: Callable[_P, Any], *, timeout: float | None = None) -> Callable[_P, None]: ...
 @overload
-def gen_test(func: None = None, *, timeout: float | None = None) -> Callable[[_F], _F]: ...
-def gen_test(func: _F | None = None, *, timeout: float | None = None) -> _F | Callable[[_F], _F]:
+def gen_test(
+    func: None = None, *, timeout: float | None = None
+) -> Callable[[Callable[_P, Any]], Callable[_P, None]]: ...
+def gen_test(
+    func: Callable[_P, Any] | None = None, *, timeout: float | None = None
+) -> Callable[_P, None] | Callable[[Callable[_P, Any]], Callable[_P, None]]:
     """Run an asynchronous :class:`AsyncTestCase` method on ``self.io_loop``.
 
     Decorates ``async def`` methods and ``@gen.coroutine``-style generator
@@ -242,13 +243,14 @@ def gen_test(func: _F | None = None, *, timeout: float | None = None) -> _F | Ca
         coroutine was suspended.
     :raises TypeError: (when the test runs) if ``self`` has no ``io_loop``,
         i.e. the method is not on an :class:`AsyncTestCase`.
-    :raises ValueError: for a timeout that is not a positive number.
+    :raises ValueError: for a timeout that is not a positive number of seconds.
+    :raises TypeError: for a timeout that is not a number.
 
     .. versionadded:: 0.1.0
     """
     limit = None if timeout is None else check_timeout(timeout, "gen_test timeout")
 
-    def decorate(test: _F) -> _F:
+    def decorate(test: Callable[_P, Any]) -> Callable[_P, None]:
         if not callable(test):
             raise TypeError(f"gen_test decorates test methods, not {test!r}")
 
@@ -263,8 +265,7 @@ def gen_test(func: _F | None = None, *, timeout: float | None = None) -> _F | Ca
             runner(test, args, kwargs, get_async_test_timeout() if limit is None else limit)
 
         # A plain function, so that neither unittest nor pytest see a coroutine.
-        run.__squall_gen_test__ = True  # type: ignore[attr-defined]
-        return run  # type: ignore[return-value]
+        return cast("Callable[_P, None]", run)
 
     if func is not None:
         return decorate(func)

@@ -123,6 +123,10 @@ class LoopFailures:
         self.failure: BaseException | None = None
         #: Called once when a failure is recorded while a run is watching.
         self.on_failure: Callable[[], None] | None = None
+        #: Whether a failure was handed to the test (by :meth:`take`).
+        self.raised_any = False
+        #: Set while the loop is shut down after the test.
+        self.closing = False
         self._original_handler = io_loop.handle_callback_exception
         asyncio_loop = io_loop.asyncio_loop
         self._previous_asyncio_handler = asyncio_loop.get_exception_handler()
@@ -139,8 +143,13 @@ class LoopFailures:
         self.on_failure = None
 
     def record(self, exc: BaseException, where: str) -> None:
-        """Keep ``exc`` (the first one only) and wake the watching run."""
-        if self.failure is not None:
+        """Keep ``exc`` (the first one only) and wake the watching run.
+
+        Once the test is over and already failed of a callback failure, the
+        callbacks that fail again while the loop shuts down (a broken fd
+        handler fires on every iteration) are only logged.
+        """
+        if self.failure is not None or (self.closing and self.raised_any):
             return
         exc.add_note(f"(raised in {where} and not handled: it fails the test)")
         self.failure = exc
@@ -150,6 +159,8 @@ class LoopFailures:
     def take(self) -> BaseException | None:
         """Return the recorded failure, if any, and forget it."""
         failure, self.failure = self.failure, None
+        if failure is not None:
+            self.raised_any = True
         return failure
 
     def _handle_callback_exception(self, callback: Any) -> None:
@@ -235,28 +246,31 @@ def _nothing() -> None:
 
 
 def drain(io_loop: IOLoop, futures: Sequence[asyncio.Future[Any]], timeout: float) -> None:
-    """Run the loop until every future in ``futures`` is done, or ``timeout`` passes."""
+    """Run the loop until every future in ``futures`` is done, or ``timeout`` passes.
+
+    This runs the asyncio loop directly, so it also works after the test
+    closed its IOLoop from inside a callback (which leaves the asyncio loop
+    open, since it was running).
+    """
     pending = [f for f in futures if not f.done()]
-    if not pending or io_loop.asyncio_loop.is_closed():
+    asyncio_loop = io_loop.asyncio_loop
+    if not pending or asyncio_loop.is_closed() or asyncio_loop.is_running():
         return
-    run = _Run(io_loop, None)
-
-    def start() -> None:
-        waiter = asyncio.gather(*pending, return_exceptions=True)
-        waiter.add_done_callback(lambda _f: run.finish("done"))
-
-    run.run(timeout, start)
+    asyncio_loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
 
 
 def shut_down(io_loop: IOLoop, failures: LoopFailures | None) -> None:
     """Cancel the loop's pending tasks and finalize its async generators.
 
     A task that raises something other than :exc:`asyncio.CancelledError`
-    while being cancelled is recorded as a failure.
+    while being cancelled is recorded as a failure.  Call :func:`close_loop`
+    next.
     """
     asyncio_loop = io_loop.asyncio_loop
     if asyncio_loop.is_closed() or asyncio_loop.is_running():
         return
+    if failures is not None:
+        failures.closing = True
     tasks = [t for t in asyncio.all_tasks(asyncio_loop) if not t.done()]
     for task in tasks:
         task.cancel()
@@ -270,6 +284,21 @@ def shut_down(io_loop: IOLoop, failures: LoopFailures | None) -> None:
                 failures.record(exc, where)
     if not finalize.done():
         finalize.cancel()
+
+
+def close_loop(io_loop: IOLoop, previous: IOLoop | None) -> None:
+    """Close ``io_loop`` with its fds and make ``previous`` current again (if open)."""
+    from squall.ioloop import IOLoop
+
+    if IOLoop.current(instance=False) is io_loop:
+        IOLoop.clear_current()
+    io_loop.close(all_fds=True)
+    asyncio_loop = io_loop.asyncio_loop
+    if not asyncio_loop.is_closed() and not asyncio_loop.is_running():
+        # An IOLoop closed from one of its own callbacks could not close it.
+        asyncio_loop.close()
+    if previous is not None and not previous.asyncio_loop.is_closed():
+        previous.make_current()
 
 
 def _frames_of(source: object) -> list[tuple[FrameType, int]]:
@@ -298,9 +327,9 @@ def describe_suspension(source: object) -> str:
     """Format where the coroutine/generator ``source`` is suspended."""
     frames = _frames_of(source)
     if not frames:
-        return "The test's stack is not available (it was waiting on a Future).\n"
+        return "(No coroutine stack to show: it was waiting on a Future.)\n"
     summary = traceback.StackSummary.extract(iter(frames))
-    return "The test was suspended at (most recent call last):\n" + "".join(summary.format())
+    return "It was suspended at (most recent call last):\n" + "".join(summary.format())
 
 
 def _add_failure_note(exc: BaseException, failure: BaseException | None) -> BaseException:

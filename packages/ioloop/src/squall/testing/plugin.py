@@ -241,7 +241,7 @@ def io_loop(request: pytest.FixtureRequest) -> Iterator[IOLoop]:
     .. versionadded:: 0.1.0
     """
     from squall.ioloop import IOLoop
-    from squall.testing._runner import LoopFailures, shut_down
+    from squall.testing._runner import LoopFailures, close_loop, shut_down
 
     previous = IOLoop.current(instance=False)
     loop = IOLoop()
@@ -256,11 +256,7 @@ def io_loop(request: pytest.FixtureRequest) -> Iterator[IOLoop]:
         finally:
             failures.uninstall()
             del request.node.stash[_FAILURES]
-            if IOLoop.current(instance=False) is loop:
-                IOLoop.clear_current()
-            loop.close(all_fds=True)
-            if previous is not None and not previous.asyncio_loop.is_closed():
-                previous.make_current()
+            close_loop(loop, previous)
     failure = failures.take()
     if failure is not None:
         failure.add_note("(reported when the io_loop fixture was torn down)")
