@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 import unittest
+import urllib.parse
 import warnings
 from collections.abc import Generator
 from pathlib import Path
@@ -521,6 +522,28 @@ def test_gen_test_stops_at_the_first_callback_exception() -> None:
     assert "was stopped because of it" in text
 
 
+def test_gen_test_does_not_start_after_an_earlier_callback_exception() -> None:
+    ran: list[bool] = []
+
+    class Case(AsyncTestCase):
+        def setUp(self) -> None:
+            super().setUp()
+            self.io_loop.add_callback(self._boom)
+            self.io_loop.run_sync(lambda: gen.sleep(0.01))
+
+        def _boom(self) -> None:
+            raise KeyError("during setUp")
+
+        @gen_test
+        async def test_it(self) -> None:
+            ran.append(True)
+
+    text = only_error(run_case(Case, "test_it"))
+    assert "KeyError: 'during setUp'" in text
+    assert "it happened before " in text and "Case.test_it started, which did not run" in text
+    assert ran == []
+
+
 def test_gen_test_rejects_bad_timeouts() -> None:
     with pytest.raises(ValueError, match="positive"):
         gen_test(timeout=0)
@@ -778,14 +801,40 @@ def test_https_test_case_certificate_loads() -> None:
     assert client.cert_store_stats()["x509"] == 1
 
 
-HAVE_HTTP = all(
-    importlib.util.find_spec(name) is not None
-    for name in ("squall.httpserver", "squall.httpclient", "squall.httputil")
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
+_SERVER_MODULES = ("squall.httpserver", "squall.httputil", "squall.tcpserver")
+needs_server = pytest.mark.skipif(
+    not _installed(*_SERVER_MODULES),
+    reason="squall.httpserver (squall-http, with squall-iostream) not installed",
 )
 needs_http = pytest.mark.skipif(
-    not HAVE_HTTP,
+    not _installed(*_SERVER_MODULES, "squall.httpclient"),
     reason="squall.httpserver / squall.httpclient (squall-http, squall-httpclient) not installed",
 )
+
+
+class RawClient:
+    """Stands in for AsyncHTTPClient: one GET over a fresh connection, raw bytes back."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self.context = context
+        self.closed = False
+
+    async def fetch(self, url: str, raise_error: bool = False, **kwargs: Any) -> bytes:
+        parts = urllib.parse.urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port, ssl=self.context)
+        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
+        data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        return data
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _hello_app(request: Any) -> None:
@@ -795,6 +844,54 @@ def _hello_app(request: Any) -> None:
     headers = HTTPHeaders({"Content-Length": str(len(body))})
     request.connection.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"), headers, body)
     request.connection.finish()
+
+
+@needs_server
+def test_http_test_case_runs_a_server_on_its_port() -> None:
+    clients: list[RawClient] = []
+
+    class Case(AsyncHTTPTestCase):
+        def get_app(self) -> Any:
+            return _hello_app
+
+        def get_http_client(self) -> Any:
+            clients.append(RawClient())
+            return clients[-1]
+
+        def test_it(self) -> None:
+            raw = self.fetch("/there")
+            self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw)
+            self.assertTrue(raw.endswith(b"\r\n\r\nhello /there"), raw)
+            self.port = self.get_http_port()
+
+    case = Case("test_it")
+    result = unittest.TestResult()
+    case.run(result)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert clients[0].closed
+    with pytest.raises(OSError):  # the server is gone
+        socket.create_connection(("127.0.0.1", case.port), timeout=5).close()
+
+
+@needs_server
+def test_https_test_case_serves_the_bundled_certificate() -> None:
+    certfile = AsyncHTTPSTestCase.default_ssl_options()["certfile"]
+
+    class Case(AsyncHTTPSTestCase):
+        def get_app(self) -> Any:
+            return _hello_app
+
+        def get_http_client(self) -> Any:
+            # verifies the certificate, including its 127.0.0.1 name
+            return RawClient(ssl.create_default_context(cafile=certfile))
+
+        def test_it(self) -> None:
+            self.assertTrue(self.get_url("/").startswith("https://127.0.0.1:"))
+            raw = self.fetch("/secure")
+            self.assertTrue(raw.endswith(b"hello /secure"), raw)
+
+    result = run_case(Case, "test_it")
+    assert result.wasSuccessful(), result.errors + result.failures
 
 
 @needs_http

@@ -399,6 +399,10 @@ def run_test(
     __tracebackhide__ = True  # pytest: show the test's frames, not these
     from squall.util import TimeoutError
 
+    earlier = failures.take() if failures is not None else None
+    if earlier is not None:
+        earlier.add_note(f"(it happened before {name} started, which did not run)")
+        raise earlier
     run = _Run(io_loop, failures)
     state: dict[str, Any] = {"future": None, "source": None, "result": None, "error": None}
 
