@@ -396,6 +396,15 @@ async def test_accept_handler_accepts_many(listener: _Listener) -> None:
     remove()  # idempotent
 
 
+async def test_accept_handler_tornado4_io_loop_argument(
+    listener: _Listener, io_loop: IOLoop
+) -> None:
+    remove = add_accept_handler(listener.sock, listener.on_connection, io_loop=io_loop)
+    listener.connect()
+    await listener.wait_for(1)
+    remove()
+
+
 async def test_accept_handler_remove_stops_accepting(listener: _Listener) -> None:
     remove = add_accept_handler(listener.sock, listener.on_connection)
     listener.connect()
@@ -835,6 +844,24 @@ async def test_resolver_configurable(io_loop: IOLoop) -> None:
     with Resolver.configured(BlockingResolver):
         assert type(Resolver()) is BlockingResolver
     assert type(Resolver()) is DefaultLoopResolver
+
+
+async def test_resolvers_accept_tornado4_io_loop(io_loop: IOLoop) -> None:
+    resolvers: list[Resolver] = [
+        DefaultLoopResolver(io_loop=io_loop),
+        BlockingResolver(io_loop=io_loop),
+        ThreadedResolver(io_loop=io_loop, num_threads=2),
+        DefaultExecutorResolver(io_loop=io_loop),
+        ExecutorResolver(executor=None, io_loop=io_loop),
+    ]
+    if HAVE_PYCARES:
+        resolvers.append(caresresolver.CaresResolver(io_loop=io_loop))
+    for r in resolvers:
+        assert r.io_loop is io_loop
+        assert await r.resolve("127.0.0.1", 80, socket.AF_INET) == [
+            (socket.AF_INET, ("127.0.0.1", 80))
+        ]
+        r.close()
 
 
 def test_threaded_resolver_bad_num_threads() -> None:

@@ -338,6 +338,13 @@ def test_failed_start_leaks_no_fd(io_loop: IOLoop) -> None:
     assert fd_count() == before
 
 
+async def test_tornado4_io_loop_argument(io_loop: IOLoop) -> None:
+    Subprocess.initialize(io_loop)
+    proc = Subprocess(["sh", "-c", "exit 0"], io_loop=io_loop)
+    assert proc.io_loop is io_loop
+    assert await asyncio.wait_for(proc.wait_for_exit(), 10) == 0
+
+
 def test_repr(io_loop: IOLoop) -> None:
     proc = Subprocess(["true"])
     proc.proc.wait(timeout=10)

@@ -259,7 +259,9 @@ class Subprocess:
         data = await proc.stdout.read_until_close()
         status = await proc.wait_for_exit()
 
-    The object belongs to the IOLoop that is current when it is created.
+    The object belongs to the IOLoop that is current when it is created
+    (or to the one passed as ``io_loop=``, as Tornado 4 allowed); call
+    :meth:`set_exit_callback` and :meth:`wait_for_exit` from its thread.
     The parent ends of the pipes are closed by closing the streams (reading
     until close does it for the read side).
 
@@ -280,7 +282,9 @@ class Subprocess:
     _waiting: ClassVar[dict[int, Subprocess]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.io_loop = IOLoop.current()
+        io_loop = kwargs.pop("io_loop", None)
+        #: The IOLoop that hears of the exit and runs the streams.
+        self.io_loop: IOLoop = io_loop if io_loop is not None else IOLoop.current()
         # (attribute, parent end fd, child end fd, parent end is the write end)
         pipes: list[tuple[str, int, int, bool]] = []
         try:
@@ -431,7 +435,7 @@ class Subprocess:
     # ----------------------------------------------------------- SIGCHLD path
 
     @classmethod
-    def initialize(cls) -> None:
+    def initialize(cls, io_loop: IOLoop | None = None) -> None:
         """Prepare to be told about child exits; idempotent.
 
         Called by :meth:`set_exit_callback`, so calling it yourself is only
@@ -441,6 +445,8 @@ class Subprocess:
         :class:`Subprocess` objects, so it coexists with other code that
         waits for its own children.
 
+        :param io_loop: accepted for Tornado 4 code and unused: each exit is
+            delivered on the loop of its own :class:`Subprocess`.
         :raises ValueError: (SIGCHLD only) when called outside the main thread.
 
         .. versionadded:: 0.1.0

@@ -138,8 +138,18 @@ class Resolver(Configurable):
     A subclass implements :meth:`resolve` (and :meth:`close` if it holds
     resources) and takes its constructor arguments in ``initialize()``.
 
+    The implementations also accept Tornado 4's ``io_loop=`` argument: the
+    loop on which results are delivered (by default, the loop current at
+    each call).
+
     .. versionadded:: 0.1.0
     """
+
+    #: The loop given as ``io_loop=`` (Tornado 4), if any.
+    io_loop: IOLoop | None = None
+
+    def _call_loop(self) -> IOLoop:
+        return self.io_loop if self.io_loop is not None else IOLoop.current()
 
     @classmethod
     def configurable_base(cls) -> type[Configurable]:
@@ -194,6 +204,10 @@ class DefaultLoopResolver(Resolver):
     .. versionadded:: 0.1.0
     """
 
+    def initialize(self, io_loop: IOLoop | None = None) -> None:
+        """Set up the resolver; ``io_loop`` is Tornado 4's optional loop."""
+        self.io_loop = io_loop
+
     def resolve(
         self,
         host: str,
@@ -206,7 +220,7 @@ class DefaultLoopResolver(Resolver):
         .. versionadded:: 0.1.0
         """
         _check_request(host, port)
-        io_loop = IOLoop.current()
+        io_loop = self._call_loop()
         loop = io_loop.asyncio_loop
         future = asyncio.ensure_future(self._resolve(loop, host, port, family), loop=loop)
         return _deliver(io_loop, future, callback)
@@ -229,6 +243,7 @@ class ExecutorResolver(Resolver):
         each lookup immediately in the calling thread (blocking the IOLoop,
         see :class:`BlockingResolver`).
     :param close_executor: whether :meth:`close` shuts ``executor`` down.
+    :param io_loop: Tornado 4's optional loop (see :class:`Resolver`).
 
     .. versionadded:: 0.1.0
     """
@@ -240,8 +255,10 @@ class ExecutorResolver(Resolver):
         self,
         executor: concurrent.futures.Executor | None = None,
         close_executor: bool = True,
+        io_loop: IOLoop | None = None,
     ) -> None:
         """Set up the resolver; see the class docstring."""
+        self.io_loop = io_loop
         if executor is None:
             self.executor = dummy_executor
             self.close_executor = False
@@ -278,7 +295,7 @@ class ExecutorResolver(Resolver):
             raise ResolverClosedError(
                 f"cannot resolve host {host!r}: {type(self).__name__} is closed", host, port
             )
-        io_loop = IOLoop.current()
+        io_loop = self._call_loop()
         cfuture = self.executor.submit(_blocking_resolve, host, port, family)
         future = asyncio.wrap_future(cfuture, loop=io_loop.asyncio_loop)
         return _deliver(io_loop, future, callback)
@@ -293,9 +310,9 @@ class BlockingResolver(ExecutorResolver):
     .. versionadded:: 0.1.0
     """
 
-    def initialize(self) -> None:  # type: ignore[override]
-        """Set up the resolver (it takes no arguments)."""
-        super().initialize()
+    def initialize(self, io_loop: IOLoop | None = None) -> None:  # type: ignore[override]
+        """Set up the resolver; ``io_loop`` is Tornado 4's optional loop."""
+        super().initialize(io_loop=io_loop)
 
 
 class DefaultExecutorResolver(Resolver):
@@ -308,6 +325,10 @@ class DefaultExecutorResolver(Resolver):
     """
 
     _closed = False
+
+    def initialize(self, io_loop: IOLoop | None = None) -> None:
+        """Set up the resolver; ``io_loop`` is Tornado 4's optional loop."""
+        self.io_loop = io_loop
 
     def close(self) -> None:
         """Refuse later lookups (the loop's executor belongs to the loop).
@@ -334,7 +355,7 @@ class DefaultExecutorResolver(Resolver):
             raise ResolverClosedError(
                 f"cannot resolve host {host!r}: {type(self).__name__} is closed", host, port
             )
-        io_loop = IOLoop.current()
+        io_loop = self._call_loop()
         future = io_loop.run_in_executor(None, _blocking_resolve, host, port, family)
         return _deliver(io_loop, future, callback)
 
@@ -348,6 +369,7 @@ class ThreadedResolver(ExecutorResolver):
     gets a pool of its own.  :meth:`close` leaves the shared pool running.
 
     :param num_threads: the size of the pool.
+    :param io_loop: Tornado 4's optional loop (see :class:`Resolver`).
 
     .. versionadded:: 0.1.0
     """
@@ -355,7 +377,9 @@ class ThreadedResolver(ExecutorResolver):
     _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
     _threadpool_pid: int | None = None
 
-    def initialize(self, num_threads: int = 10) -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, num_threads: int = 10, io_loop: IOLoop | None = None
+    ) -> None:
         """Set up the resolver; see the class docstring.
 
         :raises ValueError: if ``num_threads`` is not positive.
@@ -363,7 +387,9 @@ class ThreadedResolver(ExecutorResolver):
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, not {num_threads!r}")
         super().initialize(
-            executor=ThreadedResolver._create_threadpool(num_threads), close_executor=False
+            executor=ThreadedResolver._create_threadpool(num_threads),
+            close_executor=False,
+            io_loop=io_loop,
         )
 
     @classmethod
@@ -434,7 +460,7 @@ class OverrideResolver(Resolver):
             host, port = self.mapping[(host, port)]
         elif host in self.mapping:
             host = self.mapping[host]
-        io_loop = IOLoop.current()
+        io_loop = self._call_loop()
         future = asyncio.ensure_future(
             self.resolver.resolve(host, port, family), loop=io_loop.asyncio_loop
         )

@@ -135,7 +135,7 @@ def _bind_once(
     return sockets
 
 
-def bind_sockets(  # noqa: PLR0917 (Tornado's positional signature)
+def bind_sockets(  # noqa: PLR0917, RUF100 (Tornado's positional signature)
     port: int,
     address: str | None = None,
     family: socket.AddressFamily = socket.AF_UNSPEC,
@@ -359,7 +359,9 @@ class _AcceptHandler:
 
 
 def add_accept_handler(
-    sock: socket.socket, callback: Callable[[socket.socket, Any], None]
+    sock: socket.socket,
+    callback: Callable[[socket.socket, Any], None],
+    io_loop: IOLoop | None = None,
 ) -> Callable[[], None]:
     """Accept connections on the listening socket ``sock`` from the current IOLoop.
 
@@ -377,12 +379,14 @@ def add_accept_handler(
 
     :param sock: a listening, non-blocking socket (see :func:`bind_sockets`).
     :param callback: called as ``callback(connection, address)``.
+    :param io_loop: the loop to accept on (Tornado 4); by default the
+        current one.
     :returns: a function that stops accepting (the socket stays open);
         calling it again does nothing.
 
     .. versionadded:: 0.1.0
     """
-    handler = _AcceptHandler(sock, callback, IOLoop.current())
+    handler = _AcceptHandler(sock, callback, io_loop or IOLoop.current())
     handler.start()
     return handler.remove
 

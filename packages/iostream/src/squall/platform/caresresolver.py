@@ -52,6 +52,7 @@ class CaresResolver(Resolver):
     The resolver belongs to the IOLoop that is current when it is built:
     use it from that loop's thread only.
 
+    :param io_loop: the loop to use (Tornado 4); by default the current one.
     :param channel_options: extra keyword arguments for ``pycares.Channel``
         (for example ``timeout=`` or ``tries=``).
     :raises ImportError: naming the ``squall-iostream[cares]`` extra when
@@ -60,10 +61,12 @@ class CaresResolver(Resolver):
     .. versionadded:: 0.1.0
     """
 
-    def initialize(self, **channel_options: Any) -> None:
+    io_loop: IOLoop
+
+    def initialize(self, io_loop: IOLoop | None = None, **channel_options: Any) -> None:
         """Create the c-ares channel; see the class docstring."""
         pycares = _load_pycares()
-        self.io_loop = IOLoop.current()
+        self.io_loop = io_loop if io_loop is not None else IOLoop.current()
         self._fds: dict[int, int] = {}
         self._pending: dict[int, tuple[asyncio.Future[ResolveResult], str, int]] = {}
         self._next_query = 0
