@@ -963,6 +963,11 @@ def test_cares_resolver_without_pycares(monkeypatch: pytest.MonkeyPatch, io_loop
 needs_pycares = pytest.mark.skipif(not HAVE_PYCARES, reason="pycares is not installed")
 
 
+def _silent_server(port: int) -> dict[str, Any]:
+    # pycares 4 takes no port in the server list: give it separately.
+    return {"servers": ["127.0.0.1"], "udp_port": port, "tcp_port": port}
+
+
 @pytest.fixture
 def silent_dns_server() -> Iterator[int]:
     """A UDP port on 127.0.0.1 that reads DNS queries and never answers."""
@@ -975,7 +980,7 @@ def silent_dns_server() -> Iterator[int]:
 @needs_pycares
 async def test_cares_query_times_out(io_loop: IOLoop, silent_dns_server: int) -> None:
     r = caresresolver.CaresResolver(
-        servers=[f"127.0.0.1:{silent_dns_server}"], timeout=0.2, tries=1, lookups="b"
+        **_silent_server(silent_dns_server), timeout=0.2, tries=1, lookups="b"
     )
     try:
         start = time.monotonic()
@@ -989,7 +994,7 @@ async def test_cares_query_times_out(io_loop: IOLoop, silent_dns_server: int) ->
 @needs_pycares
 async def test_cares_close_fails_pending_queries(io_loop: IOLoop, silent_dns_server: int) -> None:
     r = caresresolver.CaresResolver(
-        servers=[f"127.0.0.1:{silent_dns_server}"], timeout=5, tries=1, lookups="b"
+        **_silent_server(silent_dns_server), timeout=5, tries=1, lookups="b"
     )
     pending = r.resolve("squall.test", 80)
     await asyncio.sleep(0.05)
@@ -1003,7 +1008,7 @@ async def test_cares_close_fails_pending_queries(io_loop: IOLoop, silent_dns_ser
 
 @needs_pycares
 async def test_cares_uses_hosts_file_without_dns(io_loop: IOLoop, silent_dns_server: int) -> None:
-    r = caresresolver.CaresResolver(servers=[f"127.0.0.1:{silent_dns_server}"], timeout=0.5)
+    r = caresresolver.CaresResolver(**_silent_server(silent_dns_server), timeout=0.5)
     try:
         result = await asyncio.wait_for(r.resolve("localhost", 80, socket.AF_INET), 10)
         assert result == [(socket.AF_INET, ("127.0.0.1", 80))]
