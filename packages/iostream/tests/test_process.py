@@ -53,6 +53,11 @@ async def test_fork_processes_refuses_running_loop(io_loop: IOLoop) -> None:
         fork_processes(2)
 
 
+def test_fork_processes_refuses_existing_ioloop(io_loop: IOLoop) -> None:
+    with pytest.raises(RuntimeError, match="IOLoop exists"):
+        fork_processes(2)
+
+
 # -------------------------------------------------------------- fork_processes
 
 # Each script runs in its own interpreter, so that forking never touches the

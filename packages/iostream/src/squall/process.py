@@ -152,9 +152,9 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = 100) ->
     exited with a non-zero status, and calls ``sys.exit(0)`` once every
     child has exited with status 0.
 
-    No event loop may be running when this is called (a forked child
-    cannot share its parent's loop); bind the listening sockets before, and
-    create the IOLoop after::
+    No IOLoop may exist in this thread when this is called (forked
+    children cannot share their parent's poller); bind the listening
+    sockets before, and create the IOLoop after::
 
         sockets = bind_sockets(8888)
         fork_processes(0)
@@ -170,7 +170,8 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = 100) ->
     :raises RuntimeError: in the parent, when more than ``max_restarts``
         children died (the message gives the count); the children still
         running are terminated first.  Also when an event loop is running
-        in this thread, or this process is already a forked child.
+        or an IOLoop exists in this thread, or this process is already a
+        forked child.
 
     .. versionadded:: 0.1.0
     """
@@ -184,6 +185,13 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = 100) ->
         raise RuntimeError(
             "fork_processes() cannot be called while an event loop is running: "
             "call it before starting the IOLoop"
+        )
+    if IOLoop.current(instance=False) is not None:
+        # Its poller's descriptor would be shared by every child, which
+        # would then steal each other's events.
+        raise RuntimeError(
+            "fork_processes() cannot be called once an IOLoop exists in this thread: "
+            "create the IOLoop after forking"
         )
     if max_restarts is None:
         max_restarts = 100
