@@ -122,6 +122,12 @@ def test_xhtml_unescape(escaped: str | bytes, raw: str) -> None:
     assert xhtml_unescape(escaped) == raw
 
 
+def test_xhtml_unescape_is_linear() -> None:
+    assert_linear(xhtml_unescape, lambda n: "&amp;&#" * n, 5000)
+    assert_linear(xhtml_unescape, lambda n: "&" + "a" * n, 50000)
+    assert_linear(xhtml_unescape, lambda n: "&#x" + "1" * n + ";", 50000)
+
+
 @given(st.text())
 def test_xhtml_round_trip(text: str) -> None:
     escaped = xhtml_escape(text)

@@ -6,7 +6,9 @@ import asyncio
 import calendar
 import copy
 import datetime
+import doctest
 import http.cookies
+import importlib
 import pickle
 import string
 import time
@@ -96,6 +98,21 @@ def test_public_api_is_pinned() -> None:
             assert obj.__doc__ and "versionadded" in obj.__doc__, name
             if isinstance(obj, type):
                 assert obj.__module__ == "squall.httputil", name
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "squall.httputil",
+        "squall.httputil._lines",
+        "squall.httputil._misc",
+        "squall.httputil._params",
+    ],
+)
+def test_docstring_examples(module: str) -> None:
+    results = doctest.testmod(importlib.import_module(module))
+    assert results.attempted > 0
+    assert results.failed == 0
 
 
 def test_private_helpers_for_other_layers() -> None:
@@ -965,6 +982,17 @@ def test_parse_body_content_encoding() -> None:
     assert args == {"a": [b"1"]}
 
 
+@given(st.binary(max_size=200))
+def test_urlencoded_random_bytes(data: bytes) -> None:
+    args: dict[str, list[bytes]] = {}
+    try:
+        parse_body_arguments("application/x-www-form-urlencoded", data, args, {}, max_arguments=20)
+    except TooManyArgumentsError:
+        assert data.count(b"&") >= 19
+    else:
+        assert all(isinstance(v, bytes) for values in args.values() for v in values)
+
+
 def test_argument_cap_keyword() -> None:
     body = b"&".join(b"a%d=1" % i for i in range(11))
     args: dict[str, list[bytes]] = {}
@@ -1525,6 +1553,12 @@ def test_interface_defaults() -> None:
         connection.finish()
     with pytest.raises(NotImplementedError):
         connection.detach()
+    with pytest.raises(NotImplementedError):
+        connection.set_close_callback(None)
+    with pytest.raises(NotImplementedError):
+        connection.set_max_body_size(10)
+    with pytest.raises(NotImplementedError):
+        connection.set_body_timeout(1.0)
 
 
 class EchoApplication(HTTPServerConnectionDelegate):

@@ -178,7 +178,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
             for name, values in args[0]._as_list.items():
                 self._as_list[name] = list(values)
-        else:
+        elif args or kwargs:
             self.update(*args, **kwargs)
 
     # -- multi-value API ---------------------------------------------------
@@ -223,7 +223,8 @@ class HTTPHeaders(MutableMapping[str, str]):
         ignored. A line starting with whitespace continues the previous
         field (obsolete line folding) and is only accepted with
         ``allow_obs_fold``; its text is appended to the previous value after
-        one space.
+        one space. (Each continuation line copies the value it extends: to
+        read a whole block, :meth:`parse` is linear in every case.)
 
         >>> h = HTTPHeaders()
         >>> h.parse_line("Content-Type: text/html")
@@ -301,9 +302,8 @@ class HTTPHeaders(MutableMapping[str, str]):
         breaks = len(lines) - 1
         if headers.count("\n") != breaks or headers.count("\r") != breaks:
             lines = _split_lines(headers)  # bare LFs, or bare CRs to refuse
-        self = cls.__new__(cls)
-        as_list: dict[str, list[str]] = {}
-        self._as_list = as_list
+        self = cls()
+        as_list = self._as_list
         if allow_obs_fold:
             self._last_key = _fill_unfolding(as_list, lines)
             return self
@@ -389,9 +389,8 @@ class HTTPHeaders(MutableMapping[str, str]):
 
         .. versionadded:: 0.1.0
         """
-        new = type(self).__new__(type(self))
+        new = type(self)()
         new._as_list = {name: list(values) for name, values in self._as_list.items()}
-        new._last_key = None
         return new
 
     __copy__ = copy

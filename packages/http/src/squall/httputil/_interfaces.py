@@ -219,6 +219,38 @@ class HTTPConnection:
         """
         raise NotImplementedError()
 
+    def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Call ``callback()`` (no arguments) if the connection closes early.
+
+        "Early" means before the current exchange is complete, so a server
+        application learns that its client went away while it was still
+        answering. ``None`` removes the callback.
+
+        .. versionadded:: 0.1.0
+        """
+        raise NotImplementedError()
+
+    def set_max_body_size(self, max_body_size: int | None) -> None:
+        """Change the largest body accepted for the message being received.
+
+        Only meaningful before the body is read (from
+        :meth:`HTTPMessageDelegate.headers_received`), as a streaming
+        request handler does; ``None`` restores the connection's default.
+
+        .. versionadded:: 0.1.0
+        """
+        raise NotImplementedError()
+
+    def set_body_timeout(self, timeout: float | None) -> None:
+        """Change how many seconds reading the current body may take.
+
+        Same timing rules as :meth:`set_max_body_size`; ``None`` restores
+        the connection's default.
+
+        .. versionadded:: 0.1.0
+        """
+        raise NotImplementedError()
+
     def detach(self) -> Any:
         """Take the underlying stream away from the HTTP connection.
 
