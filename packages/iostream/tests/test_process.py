@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -101,6 +102,40 @@ os._exit(1)
 """
 
 
+# The pre-fork server pattern: bind first, fork, then one IOLoop per child
+# accepting on the shared socket.  Each child answers with its task id and
+# stops when the stop file appears (or after 30 s).
+PREFORK_SERVER_SCRIPT = """
+import os, sys, time
+from squall.ioloop import IOLoop, PeriodicCallback
+from squall.netutil import add_accept_handler, bind_sockets
+from squall.process import fork_processes
+
+stop_file = sys.argv[1]
+sockets = bind_sockets(0, "127.0.0.1")
+print(sockets[0].getsockname()[1], flush=True)
+tid = fork_processes(2, max_restarts=0)
+loop = IOLoop.current()
+started = time.monotonic()
+
+def on_connection(connection, address):
+    connection.setblocking(True)
+    connection.sendall(b"task %d\\n" % tid)
+    connection.close()
+
+for sock in sockets:
+    add_accept_handler(sock, on_connection)
+
+def check_stop():
+    if os.path.exists(stop_file) or time.monotonic() - started > 30:
+        loop.stop()
+
+PeriodicCallback(check_stop, 20).start()
+loop.start()
+sys.exit(0)
+"""
+
+
 def _run_script(tmp_path: Path, source: str, arg: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(source))
@@ -139,6 +174,34 @@ def test_fork_processes_gives_up_after_max_restarts(tmp_path: Path) -> None:
     survivor = int(pidfile.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(survivor, 0)
+
+
+def test_prefork_server_on_loopback(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(textwrap.dedent(PREFORK_SERVER_SCRIPT))
+    stop_file = tmp_path / "stop"
+    server = subprocess.Popen(
+        [sys.executable, str(script), str(stop_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        answers = []
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                answers.append(conn.makefile("rb").readline())
+        stop_file.touch()
+        _out, err = server.communicate(timeout=40)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert set(answers) <= {b"task 0\n", b"task 1\n"}
+    assert len(answers) == 20
 
 
 # ------------------------------------------------------------------ Subprocess
