@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from squall import process
-from squall.ioloop import IOLoop
+from squall.ioloop import FDSetSizeError, IOLoop
 from squall.process import CalledProcessError, Subprocess, cpu_count, fork_processes, task_id
 from squall.testing import ExpectLog
 
@@ -344,7 +344,7 @@ async def test_wait_in_thread_when_loop_cannot_watch_pidfd(
     monkeypatch.setattr(Subprocess, "_use_pidfd", True)
 
     def refuse(fd: Any, handler: Any, events: int) -> None:
-        raise ValueError("select cannot watch fd >= 1024")
+        raise FDSetSizeError(fd)
 
     proc = Subprocess(["sh", "-c", "sleep 0.05; exit 9"])
     monkeypatch.setattr(io_loop, "add_handler", refuse)

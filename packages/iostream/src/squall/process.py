@@ -293,31 +293,31 @@ class Subprocess:
         io_loop = kwargs.pop("io_loop", None)
         #: The IOLoop that hears of the exit and runs the streams.
         self.io_loop: IOLoop = io_loop if io_loop is not None else IOLoop.current()
-        # (attribute, parent end fd, child end fd, parent end is the write end)
-        pipes: list[tuple[str, int, int, bool]] = []
+        # (attribute, parent's end, child's end) of each pipe made here
+        pipes: list[tuple[str, int, int]] = []
         try:
             for name in ("stdin", "stdout", "stderr"):
                 if kwargs.get(name) is Subprocess.STREAM:
                     read_end, write_end = os.pipe()
                     if name == "stdin":
-                        pipes.append((name, write_end, read_end, True))
+                        pipes.append((name, write_end, read_end))
                     else:
-                        pipes.append((name, read_end, write_end, False))
+                        pipes.append((name, read_end, write_end))
                     kwargs[name] = pipes[-1][2]
             self.proc = subprocess.Popen(*args, **kwargs)
         except BaseException:
-            for _name, parent_end, child_end, _w in pipes:
+            for _name, parent_end, child_end in pipes:
                 os.close(parent_end)
                 os.close(child_end)
             raise
-        for _name, _parent_end, child_end, _w in pipes:
+        for _name, _parent_end, child_end in pipes:
             os.close(child_end)
         streams: dict[str, PipeIOStream] = {}
         try:
-            for name, parent_end, _child_end, _w in pipes:
+            for name, parent_end, _child_end in pipes:
                 streams[name] = PipeIOStream(parent_end)
         except BaseException:
-            for name, parent_end, _child_end, _w in pipes:
+            for name, parent_end, _child_end in pipes:
                 if name in streams:
                     streams[name].close()
                 else:
