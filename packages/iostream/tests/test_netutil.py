@@ -768,6 +768,13 @@ async def test_resolve_unknown_host(resolver: Resolver) -> None:
     assert err.port == 80
 
 
+@pytest.mark.parametrize("host", ["..", "a..b.invalid"])
+async def test_resolve_malformed_name(resolver: Resolver, host: str) -> None:
+    with pytest.raises(ResolverError) as info:
+        await resolver.resolve(host, 80)
+    assert repr(host) in str(info.value)
+
+
 async def test_resolve_wrong_family_for_literal(resolver: Resolver) -> None:
     with pytest.raises(ResolverError, match=r"127\.0\.0\.1"):
         await resolver.resolve("127.0.0.1", 80, socket.AF_INET6)
