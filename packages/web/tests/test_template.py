@@ -875,6 +875,23 @@ def test_invalid_python_in_child_block_names_the_child() -> None:
     assert (info.value.filename, info.value.lineno) == ("child.html", 3)
 
 
+def test_odd_template_names_and_control_characters() -> None:
+    t = Template("{{ 1 }}\n{{ 1 / 0 }}", name="evil\nname\r\x00.html")
+    assert "\\x0a" in t.code
+    exc = _raise_from(t)
+    assert template_location(exc) == ("evil\nname\r\x00.html", 2)
+    with pytest.raises(ParseError, match="NUL") as info:
+        Template("a\n{{ x\x00 }}", name="nul.txt")
+    assert info.value.lineno == 2
+    assert Template("a\x00b\r\n{{ x }}").generate(x=1) == b"a\x00b\r\n1"
+
+
+def test_carriage_returns_in_tags_keep_line_mapping() -> None:
+    t = Template("{{ a +\r\n b }}\n{{ 1 / 0 }}", name="crlf.txt")
+    exc = _raise_from(t, a=1, b=2)
+    assert template_location(exc) == ("crlf.txt", 3)
+
+
 def test_parse_error_line_after_multiline_text_and_tags() -> None:
     text = "line1\nline2\n{% if x\n %}\n{{ y\n }}\n{% bogus %}"
     with pytest.raises(ParseError) as info:
@@ -1100,6 +1117,27 @@ def test_loader_cache_and_reset(tmp_path: Any) -> None:
     assert second.generate() == b"two"
 
 
+def test_loader_remembers_requested_names_within_a_bound(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import squall.template._loader as loader_module
+
+    monkeypatch.setattr(loader_module, "_MAX_REQUESTED_NAMES", 3)
+    _write(tmp_path, "a.html", "A")
+    loader = Loader(str(tmp_path))
+    first = loader.load("a.html")
+    for depth in range(1, 10):
+        assert loader.load("./" * depth + "a.html") is first
+    assert len(loader._requested) == 3
+    assert list(loader.templates) == ["a.html"]
+    loader.reset()
+    assert loader._requested == {}
+    assert loader.load("./a.html") is not first
+    with pytest.raises(TemplatePathError):
+        loader.load("../a.html")
+    assert ("../a.html", None) not in loader._requested
+
+
 def test_loader_options_are_passed_to_templates(tmp_path: Any) -> None:
     _write(tmp_path, "a.html", "{{ v }}   {{ extra }}")
     loader = Loader(str(tmp_path), autoescape=None, whitespace="all", namespace={"extra": "E"})
@@ -1282,6 +1320,12 @@ def test_jinja2_loader_with_environment_and_namespace(tmp_path: Any) -> None:
     assert loader.load("a.txt").generate(who="you") == b"hi you"
     with pytest.raises(TypeError, match="not both"):
         Jinja2Loader(env, autoescape=True)
+
+
+def test_jinja2_loader_rejects_other_arguments() -> None:
+    _need_jinja2()
+    with pytest.raises(TypeError, match="directory or a jinja2.Environment"):
+        Jinja2Loader(42)  # type: ignore[arg-type]
 
 
 def test_jinja2_loader_env_kwargs(tmp_path: Any) -> None:

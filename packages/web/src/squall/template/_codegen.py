@@ -23,9 +23,17 @@ if TYPE_CHECKING:
     from ._nodes import NamedBlock
     from ._template import Template
 
-__all__ = ["CodeWriter", "GeneratedSource"]
+__all__ = ["CodeWriter", "GeneratedSource", "printable"]
 
 _INDENT = "    "
+
+# Template names go into comments: no control character may end the line.
+_COMMENT_SAFE = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+
+
+def printable(text: str) -> str:
+    r"""Return ``text`` with its control characters written as ``\xNN``."""
+    return text.translate(_COMMENT_SAFE)
 
 
 class GeneratedSource:
@@ -121,6 +129,7 @@ class CodeWriter:
                 f"{tmpl.name}:{lineno}" for tmpl, lineno in reversed(self.include_stack)
             )
             comment += f" (via {via})"
+        comment = printable(comment)
         physical = code.split("\n")
         last = len(physical) - 1
         for offset, text in enumerate(physical):

@@ -100,6 +100,11 @@ def tokenize(text: str, name: str) -> Iterator[Token]:
         if not contents:
             what = "Empty expression" if opener == "{{" else "Empty block tag ({% %})"
             raise ParseError(what, name, line)
+        if "\x00" in contents:
+            raise ParseError("NUL byte in a template tag", name, line)
+        if "\r" in contents:
+            # Python code: the line breaks must be the ones the line map counts.
+            contents = contents.replace("\r\n", "\n").replace("\r", "\n")
         leading = raw[: len(raw) - len(raw.lstrip())]
         yield Token(
             EXPRESSION if opener == "{{" else TAG,

@@ -13,6 +13,8 @@ from ._template import _DEFAULT_AUTOESCAPE, Template
 
 __all__ = ["BaseLoader", "DictLoader", "Loader"]
 
+_MAX_REQUESTED_NAMES = 4096
+
 
 def _parent_directory(name: str, parent_path: str | None) -> str | None:
     """Return the directory ``name`` is relative to, or ``None`` for the root."""
@@ -70,6 +72,9 @@ class BaseLoader:
         # includes, in the same thread.
         self.lock = threading.RLock()
         self._loading: list[str] = []
+        # (name, parent_path) as asked -> template: load() on the hot path
+        # is then one dict lookup, without resolving the path again.
+        self._requested: dict[tuple[str, str | None], Template] = {}
 
     def reset(self) -> None:
         """Forget every compiled template.
@@ -80,6 +85,7 @@ class BaseLoader:
         """
         with self.lock:
             self.templates = {}
+            self._requested = {}
 
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
         """Return the cache key of ``name``, referred to from ``parent_path``.
@@ -108,23 +114,26 @@ class BaseLoader:
 
         .. versionadded:: 0.1.0
         """
-        key = self.resolve_path(name, parent_path=parent_path)
-        template = self.templates.get(key)
+        template = self._requested.get((name, parent_path))
         if template is not None:
             return template
+        key = self.resolve_path(name, parent_path=parent_path)
         with self.lock:
             template = self.templates.get(key)
-            if template is not None:
-                return template
-            if key in self._loading:
-                chain = " -> ".join([*self._loading[self._loading.index(key) :], key])
-                raise ParseError(f"templates extend or include each other in a circle: {chain}")
-            self._loading.append(key)
-            try:
-                template = self._create_template(key)
-            finally:
-                self._loading.pop()
-            self.templates[key] = template
+            if template is None:
+                if key in self._loading:
+                    chain = " -> ".join([*self._loading[self._loading.index(key) :], key])
+                    raise ParseError(f"templates extend or include each other in a circle: {chain}")
+                self._loading.append(key)
+                try:
+                    template = self._create_template(key)
+                finally:
+                    self._loading.pop()
+                self.templates[key] = template
+            if len(self._requested) < _MAX_REQUESTED_NAMES:
+                # Bounded: "a.html", "./a.html", ".//a.html"... are different
+                # requests for one template.
+                self._requested[(name, parent_path)] = template
             return template
 
     def _create_template(self, name: str) -> Template:

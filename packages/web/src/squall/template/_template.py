@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from squall import escape
 
-from ._codegen import CodeWriter, GeneratedSource
+from ._codegen import CodeWriter, GeneratedSource, printable
 from ._errors import ParseError
 from ._lexer import WHITESPACE_MODES
 from ._nodes import ExtendsBlock, File, NamedBlock, load_related
@@ -201,7 +201,7 @@ class Template:
         self.file = File(self, body)
 
         self._module_name = self.name.replace(".", "_")
-        self._filename = f"{self.name}.generated.{next(_filename_counter)}.py"
+        self._filename = f"{printable(self.name)}.generated.{next(_filename_counter)}.py"
         self._fast_xhtml_escape = True
         self._compile(loader)
         if self._fast_xhtml_escape and _binds_name(self.compiled, "xhtml_escape"):
