@@ -35,11 +35,14 @@ Syntax
     The literal text ``{{``, ``{%``, ``{#`` (the ``!`` is removed), for
     output that uses the same delimiters (client-side templates).
 ``{% if c %}`` ... ``{% elif c %}`` ... ``{% else %}`` ... ``{% end %}``
+    Python's ``if``.
 ``{% for x in xs %}`` ... ``{% else %}`` ... ``{% end %}``
+    Python's ``for``; ``{% break %}`` and ``{% continue %}`` work inside
+    (but not inside an ``{% apply %}`` within the loop).
 ``{% while c %}`` ... ``{% end %}``
+    Python's ``while``, with ``{% break %}`` and ``{% continue %}`` too.
 ``{% try %}`` ... ``{% except E %}`` ... ``{% else %}`` ... ``{% finally %}`` ... ``{% end %}``
-    The Python statements.  ``{% break %}`` and ``{% continue %}`` work in
-    loops.
+    Python's ``try``.
 ``{% set x = expr %}``
     A Python assignment (any simple statement, in fact).
 ``{% import mod %}``, ``{% from mod import name %}``
@@ -81,7 +84,8 @@ The namespace
 A template sees the keyword arguments of :meth:`~Template.generate`, the
 loader's ``namespace``, and ``escape``/``xhtml_escape``, ``url_escape``,
 ``json_encode``, ``squeeze``, ``linkify``, ``datetime``, ``_tt_utf8``,
-``_tt_string_types``, ``__name__`` and ``__loader__``.
+``_tt_string_types``, ``__name__`` and ``__loader__``.  Names starting with
+``_tt_`` are reserved for the generated code.
 
 Errors
 ------
