@@ -1,0 +1,991 @@
+"""BaseIOStream: the read buffer, the read state machine, writes and closing.
+
+Strategy.  A stream does no I/O of its own: it is the protocol of an asyncio
+transport (socket, TLS or pipe), so the loop (selector or libuv) does the
+``recv``/``send`` calls and keeps the descriptor registered for the whole
+life of the connection.  Incoming bytes land, through
+``get_buffer``/``buffer_updated``, directly in one ``bytearray``; the unread
+bytes are ``buf[start:end]``.  The array is never resized in place (a
+memoryview of it is always exported): when the tail runs short it is
+replaced by a new one holding only the unread bytes, which happens rarely,
+since a fully consumed buffer simply rewinds to offset 0.
+
+At most one read is pending.  Each read kind is a small branch of
+:meth:`BaseIOStream._try_read`, run when the read starts and after every
+chunk that arrives; a delimiter search resumes where the previous one
+stopped.  A ``read_into`` whose target is still empty lends the target
+itself to the transport, so bulk data is copied once, by the kernel.
+
+Writes go straight to the transport, whose buffer limits are set to zero:
+the transport then says (``pause_writing``/``resume_writing``) exactly when
+its buffer holds data and when it has drained, which is when write Futures
+resolve.  Reading is paused when nobody reads and a chunk is buffered, and
+resumed by the next read that needs more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import functools
+import inspect
+import logging
+import re
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from squall import stack_context
+from squall.ioloop import FD_SETSIZE, FDSetSizeError, IOLoop, PollerError, get_poller
+from squall.iostream._errors import (
+    ReadInProgressError,
+    StreamBufferFullError,
+    StreamClosedError,
+    UnsatisfiableReadError,
+)
+
+app_log = logging.getLogger("squall.application")
+gen_log = logging.getLogger("squall.general")
+
+_ExcInfo: TypeAlias = (
+    bool
+    | BaseException
+    | tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    | None
+)
+
+# Read kinds (``_read_kind``); 0 means no read is pending.
+_UNTIL = 1
+_REGEX = 2
+_BYTES = 3
+_INTO = 4
+_CLOSE = 5
+
+_DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
+_DEFAULT_READ_CHUNK_SIZE = 64 * 1024
+# get_buffer() rebuilds the buffer when fewer free bytes than this remain.
+_MIN_FREE = 4096
+
+_FORWARDED = (
+    "get_buffer",
+    "buffer_updated",
+    "data_received",
+    "eof_received",
+    "connection_made",
+    "connection_lost",
+    "pause_writing",
+    "resume_writing",
+)
+
+
+class _StreamProtocol(asyncio.BufferedProtocol):
+    """The asyncio protocol of a stream.
+
+    Its methods are the stream's own bound methods, stored on the instance,
+    so the transport calls straight into the stream.  :meth:`bind` moves the
+    protocol to another stream (``start_tls`` hands the connection over).
+    """
+
+    def __init__(self, stream: BaseIOStream) -> None:
+        self.bind(stream)
+
+    def bind(self, stream: BaseIOStream) -> None:
+        self.stream = stream
+        for name in _FORWARDED:
+            setattr(self, name, getattr(stream, "_" + name))
+
+
+def fd_refusal(io_loop: IOLoop, fd: int) -> FDSetSizeError | None:
+    """Return the error the loop's poller would raise for ``fd``, or None.
+
+    Only the select poller refuses descriptors (those >= ``FD_SETSIZE``).
+    The stream checks before a transport registers the descriptor in a
+    deferred callback, where a refusal would reach nobody.
+    """
+    if fd < FD_SETSIZE:
+        return None
+    try:
+        max_fd = get_poller(io_loop.poller).max_fd
+    except PollerError:
+        max_fd = getattr(getattr(io_loop.asyncio_loop, "_selector", None), "max_fd", None)
+    if max_fd is not None and fd > max_fd:
+        return FDSetSizeError(fd)
+    return None
+
+
+def _exception_from(exc_info: _ExcInfo) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple):
+        return exc_info[1]
+    if exc_info:
+        return sys.exc_info()[1]
+    return None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # Mark a failed Future's exception as seen, so that a write nobody
+    # awaited does not log "exception was never retrieved" at shutdown.
+    if not future.cancelled():
+        future.exception()
+
+
+class BaseIOStream:
+    """A buffered, non-blocking byte stream over an asyncio transport.
+
+    Subclasses (:class:`IOStream`, :class:`SSLIOStream`,
+    :class:`PipeIOStream`) connect it to a socket, a TLS session or a
+    pipe.  Every read and write returns an :class:`asyncio.Future`; the
+    classic ``callback=`` arguments of Tornado 4 are accepted too (the
+    callback receives the result; the Future is returned all the same).
+
+    Only one read may be pending at a time (a second one raises
+    :class:`ReadInProgressError`); any number of writes may be.
+
+    :param max_buffer_size: the most bytes the read buffer may hold
+        (default 100 MiB); a read that needs more fails with
+        :class:`StreamBufferFullError` and closes the stream.
+    :param read_chunk_size: the size of the read buffer, and so the most
+        bytes one receive call delivers (default 64 KiB).
+    :param max_write_buffer_size: the most bytes the write buffer may hold
+        (default: unlimited); a write beyond it raises
+        :class:`StreamBufferFullError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    #: The exception that closed the stream, or None.
+    error: BaseException | None
+
+    def __init__(
+        self,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+    ) -> None:
+        self.io_loop = IOLoop.current()
+        self._loop = self.io_loop.asyncio_loop
+        self.max_buffer_size = max_buffer_size or _DEFAULT_MAX_BUFFER_SIZE
+        # Half of max_buffer_size at most, so a full chunk always fits.
+        self.read_chunk_size = max(
+            1, min(read_chunk_size or _DEFAULT_READ_CHUNK_SIZE, self.max_buffer_size // 2)
+        )
+        self.max_write_buffer_size = max_write_buffer_size
+        self.error = None
+
+        self._buf = bytearray()
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+
+        self._read_future: asyncio.Future[Any] | None = None
+        self._read_kind = 0
+        self._read_arg: Any = None
+        self._read_max: int | None = None
+        self._read_partial = False
+        self._scan = 0
+        self._into_view: memoryview | None = None
+        self._into_filled = 0
+        self._into_direct = False
+        self._streaming: Callable[[bytes], Any] | None = None
+        self._streaming_ctx: contextvars.Context | None = None
+
+        self._rtransport: Any = None
+        self._wtransport: Any = None
+        self._closed = False
+        self._reading_paused = False
+        self._write_paused = False
+        self._write_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._pending_writes: list[bytes] = []
+        self._pending_size = 0
+        # Futures resolved with the stream once it is connected (and its
+        # TLS handshake done); failed with _ready_error otherwise.
+        self._ready = False
+        self._ready_waiters: list[asyncio.Future[Any]] = []
+        self._ready_error: BaseException | None = None
+        self._on_ready: Callable[[BaseIOStream], None] | None = None
+        self._close_callback: tuple[Callable[[], Any], contextvars.Context] | None = None
+        self._protocol = _StreamProtocol(self)
+
+    # ------------------------------------------------------------------ info
+
+    def fileno(self) -> int:
+        """Return the stream's file descriptor (-1 once it is closed).
+
+        .. versionadded:: 0.1.0
+        """
+        raise NotImplementedError()
+
+    def closed(self) -> bool:
+        """Return True once the stream is closed (by either side).
+
+        Bytes that arrived before the close can still be read.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._closed
+
+    def reading(self) -> bool:
+        """Return True while a read is pending.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._read_future is not None
+
+    def writing(self) -> bool:
+        """Return True while written bytes wait to be sent.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._write_paused or bool(self._pending_writes)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Turn Nagle's algorithm off (``True``) or on, where it applies.
+
+        Streams that are not TCP sockets ignore it.
+
+        .. versionadded:: 0.1.0
+        """
+
+    # ------------------------------------------------------------------ reads
+
+    def read_until(
+        self,
+        delimiter: bytes,
+        callback: Callable[[bytes], Any] | None = None,
+        max_bytes: int | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read up to and including ``delimiter``.
+
+        :param delimiter: the bytes that end the read.
+        :param callback: classic style: called with the data.
+        :param max_bytes: fail if the delimiter is not within this many
+            bytes (delimiter included).
+        :returns: a Future resolving to the data, delimiter included.
+        :raises ReadInProgressError: if another read is pending.
+        :raises StreamClosedError: if the stream is closed and the buffer
+            does not hold the delimiter.
+
+        The Future fails with :class:`UnsatisfiableReadError` when
+        ``max_bytes`` is exceeded, :class:`StreamBufferFullError` when
+        ``max_buffer_size`` bytes arrived without the delimiter (both close
+        the stream), and :class:`StreamClosedError` when the stream closes
+        first.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._read_future is not None:
+            self._check_read_free()
+        future = self._loop.create_future()
+        start = self._start
+        pos = self._buf.find(delimiter, start, self._end)
+        if pos >= 0 and callback is None:
+            stop = pos + len(delimiter)
+            if max_bytes is None or stop - start <= max_bytes:
+                future.set_result(self._take(stop))
+                return future
+        self._read_kind = _UNTIL
+        self._read_arg = delimiter
+        self._read_max = max_bytes
+        self._scan = start
+        return self._start_read(future, callback)
+
+    def read_until_regex(
+        self,
+        regex: bytes | re.Pattern[bytes],
+        callback: Callable[[bytes], Any] | None = None,
+        max_bytes: int | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read up to and including the end of the first match of ``regex``.
+
+        :param regex: a compiled bytes pattern (compile it once), or bytes.
+        :param callback: classic style: called with the data.
+        :param max_bytes: fail if more than this many bytes arrive without
+            a match.
+        :returns: a Future resolving to the data, match included.
+        :raises ReadInProgressError: if another read is pending.
+        :raises StreamClosedError: if the stream is closed and the buffer
+            holds no match.
+
+        The Future fails like :meth:`read_until`'s.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._read_future is not None:
+            self._check_read_free()
+        if not isinstance(regex, re.Pattern):
+            regex = re.compile(regex)
+        future = self._loop.create_future()
+        self._read_kind = _REGEX
+        self._read_arg = regex
+        self._read_max = max_bytes
+        return self._start_read(future, callback)
+
+    def read_bytes(
+        self,
+        num_bytes: int,
+        callback: Callable[[bytes], Any] | None = None,
+        streaming_callback: Callable[[bytes], Any] | None = None,
+        partial: bool = False,
+    ) -> asyncio.Future[bytes]:
+        """Read ``num_bytes`` bytes.
+
+        :param num_bytes: how many bytes to read.
+        :param callback: classic style: called with the data.
+        :param streaming_callback: called with each chunk as it arrives;
+            the Future then resolves to ``b""`` once ``num_bytes`` bytes
+            have been delivered.
+        :param partial: resolve as soon as at least one byte is available,
+            with up to ``num_bytes`` bytes.
+        :returns: a Future resolving to the bytes.
+        :raises ReadInProgressError: if another read is pending.
+        :raises StreamClosedError: if the stream is closed and the buffer
+            cannot satisfy the read.
+        :raises ValueError: if ``num_bytes`` is negative.
+
+        The Future fails with :class:`StreamBufferFullError` (and the
+        stream closes) if ``num_bytes`` exceeds ``max_buffer_size`` without
+        ``partial`` or ``streaming_callback``.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._read_future is not None:
+            self._check_read_free()
+        if num_bytes < 0:
+            raise ValueError(f"num_bytes must be >= 0, not {num_bytes}")
+        future = self._loop.create_future()
+        start = self._start
+        if streaming_callback is None and callback is None:
+            size = self._end - start
+            if size >= num_bytes:
+                future.set_result(self._take(start + num_bytes))
+                return future
+            if partial and size:
+                future.set_result(self._take(self._end))
+                return future
+        self._read_kind = _BYTES
+        self._read_arg = num_bytes
+        self._read_partial = partial
+        if streaming_callback is not None:
+            self._streaming = streaming_callback
+            self._streaming_ctx = contextvars.copy_context()
+        elif not partial and num_bytes > len(self._buf) - start:
+            if num_bytes > self.max_buffer_size:
+                self._read_kind = 0
+                self._read_failed_early(
+                    future,
+                    StreamBufferFullError(
+                        f"read_bytes({num_bytes}) exceeds max_buffer_size "
+                        f"({self.max_buffer_size} bytes)"
+                    ),
+                )
+                return future
+            self._reserve(num_bytes)
+        return self._start_read(future, callback)
+
+    def read_into(
+        self,
+        buf: bytearray | memoryview,
+        callback: Callable[[int], Any] | None = None,
+        partial: bool = False,
+    ) -> asyncio.Future[int]:
+        """Read into ``buf`` until it is full.
+
+        Bytes already buffered are copied first; the rest is received
+        straight into ``buf``.  Do not touch ``buf`` until the read is done.
+
+        :param buf: a writable bytes-like object (``bytearray``, writable
+            ``memoryview``).
+        :param callback: classic style: called with the byte count.
+        :param partial: resolve as soon as at least one byte was stored.
+        :returns: a Future resolving to the number of bytes stored.
+        :raises ReadInProgressError: if another read is pending.
+        :raises StreamClosedError: if the stream is closed and the buffer
+            cannot satisfy the read.
+        :raises TypeError: if ``buf`` is read-only.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._read_future is not None:
+            self._check_read_free()
+        view = memoryview(buf)
+        if view.readonly:
+            raise TypeError("read_into needs a writable buffer")
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        future = self._loop.create_future()
+        self._read_kind = _INTO
+        self._into_view = view
+        self._into_filled = 0
+        self._read_partial = partial
+        return self._start_read(future, callback)
+
+    def read_until_close(
+        self,
+        callback: Callable[[bytes], Any] | None = None,
+        streaming_callback: Callable[[bytes], Any] | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read everything until the stream closes.
+
+        :param callback: classic style: called with the data.
+        :param streaming_callback: called with each chunk as it arrives;
+            the Future then resolves to ``b""``.
+        :returns: a Future resolving to all the bytes.
+        :raises ReadInProgressError: if another read is pending.
+
+        The Future fails with :class:`StreamBufferFullError` (and the
+        stream closes) if more than ``max_buffer_size`` bytes arrive
+        without a ``streaming_callback``.  A stream closed by an error
+        still resolves it with what arrived; see :attr:`error`.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._read_future is not None:
+            self._check_read_free()
+        future = self._loop.create_future()
+        self._read_kind = _CLOSE
+        if streaming_callback is not None:
+            self._streaming = streaming_callback
+            self._streaming_ctx = contextvars.copy_context()
+        return self._start_read(future, callback)
+
+    def _check_read_free(self) -> None:
+        # A read Future cancelled by its owner (a timeout, say) frees the
+        # stream for the next read; the buffered bytes stay.
+        future = self._read_future
+        if future is not None and future.done():
+            self._clear_read()
+            return
+        raise ReadInProgressError(
+            "a read is already pending on this stream; wait for it before starting another"
+        )
+
+    def _start_read(
+        self, future: asyncio.Future[Any], callback: Callable[[Any], Any] | None
+    ) -> asyncio.Future[Any]:
+        self._read_future = future
+        self._try_read()
+        if not future.done():
+            if self._closed:
+                self._clear_read()
+                raise StreamClosedError(real_error=self.error)
+            if self._reading_paused:
+                self._resume_reading()
+        if callback is not None:
+            future.add_done_callback(functools.partial(self._deliver, callback))
+        return future
+
+    def _clear_read(self) -> None:
+        self._read_future = None
+        self._read_kind = 0
+        self._read_arg = None
+        self._into_view = None
+        self._into_direct = False
+        self._streaming = None
+        self._streaming_ctx = None
+
+    def _complete_read(self, result: Any) -> None:
+        future = self._read_future
+        self._read_future = None
+        self._read_kind = 0
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    def _read_failed_early(self, future: asyncio.Future[Any], error: BaseException) -> None:
+        gen_log.info("closing stream: %s", error)
+        future.set_exception(error)
+        self.close(exc_info=error)
+
+    def _read_failed(self, error: BaseException) -> None:
+        future = self._read_future
+        self._clear_read()
+        gen_log.info("closing stream: %s", error)
+        if future is not None and not future.done():
+            future.set_exception(error)
+        self.close(exc_info=error)
+
+    def _try_read(self) -> None:
+        """Complete (or fail) the pending read if the buffer allows it."""
+        future = self._read_future
+        if future is None:
+            return
+        if future.done():  # cancelled by its owner
+            self._clear_read()
+            return
+        kind = self._read_kind
+        start = self._start
+        end = self._end
+        if kind == _UNTIL:
+            delimiter = self._read_arg
+            pos = self._buf.find(delimiter, self._scan, end)
+            max_bytes = self._read_max
+            if pos >= 0:
+                stop = pos + len(delimiter)
+                if max_bytes is not None and stop - start > max_bytes:
+                    self._read_failed(
+                        UnsatisfiableReadError(
+                            f"delimiter {delimiter!r} not found within {max_bytes} bytes"
+                        )
+                    )
+                else:
+                    self._complete_read(self._take(stop))
+                return
+            size = end - start
+            if max_bytes is not None and size >= max_bytes:
+                self._read_failed(
+                    UnsatisfiableReadError(
+                        f"delimiter {delimiter!r} not found within {max_bytes} bytes"
+                    )
+                )
+            elif size >= self.max_buffer_size:
+                self._read_failed(
+                    StreamBufferFullError(
+                        f"delimiter {delimiter!r} not found within max_buffer_size "
+                        f"({self.max_buffer_size} bytes)"
+                    )
+                )
+            else:
+                scan = end - len(delimiter) + 1
+                self._scan = scan if scan > start else start
+        elif kind == _BYTES:
+            num_bytes = self._read_arg
+            size = end - start
+            streaming = self._streaming
+            if streaming is not None:
+                if size and num_bytes:
+                    take = size if size < num_bytes else num_bytes
+                    self._read_arg = num_bytes = num_bytes - take
+                    self._stream_chunk(streaming, self._take(start + take))
+                if not num_bytes:
+                    self._clear_read()
+                    future.set_result(b"")
+            elif size >= num_bytes:
+                self._complete_read(self._take(start + num_bytes))
+            elif size and self._read_partial:
+                self._complete_read(self._take(end))
+        elif kind == _INTO:
+            view = self._into_view
+            if view is None:
+                self._clear_read()
+                return
+            filled = self._into_filled
+            size = end - start
+            if size:
+                take = min(len(view) - filled, size)
+                view[filled : filled + take] = self._view[start : start + take]
+                self._discard(start + take)
+                filled += take
+                self._into_filled = filled
+            if filled == len(view) or (filled and self._read_partial):
+                self._into_view = None
+                self._complete_read(filled)
+        elif kind == _REGEX:
+            match = self._read_arg.search(self._buf, start, end)
+            max_bytes = self._read_max
+            if match is not None:
+                stop = match.end()
+                if max_bytes is not None and stop - start > max_bytes:
+                    self._read_failed(
+                        UnsatisfiableReadError(
+                            f"regex {self._read_arg.pattern!r} not matched within {max_bytes} bytes"
+                        )
+                    )
+                else:
+                    self._complete_read(self._take(stop))
+                return
+            size = end - start
+            if max_bytes is not None and size > max_bytes:
+                self._read_failed(
+                    UnsatisfiableReadError(
+                        f"regex {self._read_arg.pattern!r} not matched within {max_bytes} bytes"
+                    )
+                )
+            elif size >= self.max_buffer_size:
+                self._read_failed(
+                    StreamBufferFullError(
+                        f"regex {self._read_arg.pattern!r} not matched within "
+                        f"max_buffer_size ({self.max_buffer_size} bytes)"
+                    )
+                )
+        elif kind == _CLOSE:
+            size = end - start
+            streaming = self._streaming
+            if streaming is not None:
+                if size:
+                    self._stream_chunk(streaming, self._take(end))
+                if self._closed:
+                    self._clear_read()
+                    future.set_result(b"")
+            elif self._closed:
+                self._complete_read(self._take(end))
+            elif size >= self.max_buffer_size:
+                self._read_failed(
+                    StreamBufferFullError(
+                        f"read_until_close received more than max_buffer_size "
+                        f"({self.max_buffer_size} bytes)"
+                    )
+                )
+
+    def _stream_chunk(self, streaming: Callable[[bytes], Any], chunk: bytes) -> None:
+        self._loop.call_soon(self._run_callback, streaming, chunk, context=self._streaming_ctx)
+
+    # ------------------------------------------------------------------ buffer
+
+    def _take(self, stop: int) -> bytes:
+        """Remove and return the buffered bytes up to offset ``stop``."""
+        data = self._view[self._start : stop].tobytes()
+        if stop == self._end:
+            self._start = self._end = 0
+        else:
+            self._start = stop
+        return data
+
+    def _discard(self, stop: int) -> None:
+        if stop == self._end:
+            self._start = self._end = 0
+        else:
+            self._start = stop
+
+    def _rebuild(self, capacity: int) -> None:
+        """Replace the buffer by one of ``capacity`` bytes holding the unread bytes."""
+        size = self._end - self._start
+        new = bytearray(capacity)
+        if size:
+            new[:size] = self._view[self._start : self._end]
+        self._buf = new
+        self._view = memoryview(new)
+        self._start = 0
+        self._end = size
+
+    def _reserve(self, total: int) -> None:
+        """Make room for ``total`` unread bytes from the read offset on."""
+        if len(self._buf) - self._start < total:
+            self._rebuild(max(total, self.read_chunk_size))
+
+    def _get_buffer(self, sizehint: int) -> memoryview:
+        if self._read_kind == _INTO and self._start == self._end:
+            # Receive straight into the caller's buffer.
+            view = self._into_view
+            if view is not None:
+                self._into_direct = True
+                return view[self._into_filled :]
+        end = self._end
+        if len(self._buf) - end < _MIN_FREE:
+            size = end - self._start
+            capacity = len(self._buf)
+            if size + self.read_chunk_size > capacity:
+                capacity = max(2 * capacity, size + self.read_chunk_size)
+            self._rebuild(capacity)
+            end = self._end
+        return self._view[end:]
+
+    def _buffer_updated(self, nbytes: int) -> None:
+        if self._into_direct:
+            self._into_direct = False
+            filled = self._into_filled + nbytes
+            self._into_filled = filled
+            view = self._into_view
+            future = self._read_future
+            if future is None or view is None or future.done():
+                self._clear_read()
+            elif filled == len(view) or self._read_partial:
+                self._into_view = None
+                self._complete_read(filled)
+            return
+        self._end += nbytes
+        if self._read_kind:
+            self._try_read()
+        if (
+            not self._read_kind
+            and self._end - self._start >= self.read_chunk_size
+            and not self._reading_paused
+        ):
+            self._pause_reading()
+
+    def _data_received(self, data: bytes) -> None:
+        # Transports without buffered-protocol support (pipes) use this.
+        nbytes = len(data)
+        end = self._end
+        if len(self._buf) - end < nbytes:
+            size = end - self._start
+            self._rebuild(max(2 * len(self._buf), size + nbytes, self.read_chunk_size))
+            end = self._end
+        self._view[end : end + nbytes] = data
+        self._buffer_updated(nbytes)
+
+    def _pause_reading(self) -> None:
+        transport = self._rtransport
+        if transport is not None and not self._closed:
+            self._reading_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        transport = self._rtransport
+        if transport is not None and not self._closed:
+            transport.resume_reading()
+
+    # ------------------------------------------------------------------ writes
+
+    def write(
+        self, data: bytes | bytearray | memoryview, callback: Callable[[], Any] | None = None
+    ) -> asyncio.Future[None]:
+        """Write ``data`` to the stream.
+
+        The bytes are handed to the transport at once (it sends what the
+        kernel takes and keeps the rest without copying it again and
+        again).  Do not modify a mutable ``data`` before the Future
+        resolves.
+
+        :param data: the bytes to send.
+        :param callback: classic style: called with no argument once sent.
+        :returns: a Future resolved once every byte written so far has left
+            the stream's buffer for the kernel; it fails with
+            :class:`StreamClosedError` if the stream closes first.
+        :raises StreamClosedError: if the stream is closed.
+        :raises StreamBufferFullError: if the bytes waiting to be sent would
+            exceed ``max_write_buffer_size`` (nothing is written; the stream
+            stays open).
+
+        .. versionadded:: 0.1.0
+        """
+        if self._closed:
+            raise StreamClosedError(real_error=self.error)
+        future: asyncio.Future[None] = self._loop.create_future()
+        transport = self._wtransport
+        limit = self.max_write_buffer_size
+        if transport is None:
+            if limit is not None and self._pending_size + len(data) > limit:
+                raise StreamBufferFullError(
+                    f"write of {len(data)} bytes exceeds max_write_buffer_size ({limit} bytes)"
+                )
+            self._pending_writes.append(bytes(data))
+            self._pending_size += len(data)
+            self._write_waiters.append(future)
+        else:
+            if limit is not None and transport.get_write_buffer_size() + len(data) > limit:
+                raise StreamBufferFullError(
+                    f"write of {len(data)} bytes exceeds max_write_buffer_size ({limit} bytes)"
+                )
+            transport.write(data)
+            if self._write_paused:
+                self._write_waiters.append(future)
+            else:
+                future.set_result(None)
+        if callback is not None:
+            future.add_done_callback(functools.partial(self._deliver_no_arg, callback))
+        return future
+
+    def _pause_writing(self) -> None:
+        self._write_paused = True
+
+    def _resume_writing(self) -> None:
+        self._write_paused = False
+        waiters = self._write_waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+
+    # ------------------------------------------------------------------ transport
+
+    def _connection_made(self, transport: Any) -> None:
+        # Socket streams override this; pipes bind their transports directly.
+        self._set_transports(transport, transport)
+
+    def _set_transports(self, rtransport: Any, wtransport: Any) -> None:
+        """Start using the transports; flush early writes; announce readiness."""
+        if self._closed:
+            for transport in (rtransport, wtransport):
+                if transport is not None:
+                    transport.abort()
+            return
+        self._rtransport = rtransport
+        self._wtransport = wtransport
+        if rtransport is not None and self._reading_paused:
+            rtransport.pause_reading()
+        if wtransport is not None:
+            # Zero limits: pause_writing means "bytes are waiting", resume
+            # means "all sent", which is when write Futures resolve.
+            wtransport.set_write_buffer_limits(high=0)
+            pending = self._pending_writes
+            if pending:
+                self._pending_writes = []
+                self._pending_size = 0
+                for data in pending:
+                    wtransport.write(data)
+                if not self._write_paused:
+                    self._resume_writing()
+        self._ready = True
+        waiters = self._ready_waiters
+        self._ready_waiters = []
+        for future in waiters:
+            if not future.done():
+                future.set_result(self)
+        on_ready = self._on_ready
+        if on_ready is not None:
+            self._on_ready = None
+            on_ready(self)
+
+    def _eof_received(self) -> bool:
+        # The peer will send nothing more.  As in Tornado, the stream closes
+        # (buffered bytes stay readable); we close the transport ourselves.
+        self.close()
+        return True
+
+    def _connection_lost(self, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        if exc is not None:
+            self.error = exc
+        self._closed = True
+        self._close_transports()
+        self._signal_closed()
+
+    def _new_ready_future(self) -> asyncio.Future[Any]:
+        future = self._loop.create_future()
+        if self._ready:
+            future.set_result(self)
+        elif self._closed:
+            future.set_exception(self._ready_error or StreamClosedError(real_error=self.error))
+        else:
+            self._ready_waiters.append(future)
+        return future
+
+    # ------------------------------------------------------------------ closing
+
+    def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Call ``callback()`` (on the loop) when the stream closes.
+
+        It runs once, after the pending read and writes have been failed.
+        If the stream is already closed it is scheduled at once.  ``None``
+        removes it.
+
+        .. versionadded:: 0.1.0
+        """
+        if callback is None:
+            self._close_callback = None
+            return
+        self._close_callback = (callback, contextvars.copy_context())
+        if self._closed:
+            self._schedule_close_callback()
+
+    def close(self, exc_info: _ExcInfo = False) -> None:
+        """Close the stream.
+
+        Bytes not yet sent are dropped; bytes already received stay
+        readable.  Pending writes fail with :class:`StreamClosedError`, the
+        pending read too unless it is :meth:`read_until_close`, and the
+        close callback is scheduled.  Closing twice does nothing.
+
+        :param exc_info: the reason, kept as :attr:`error`: an exception,
+            a ``sys.exc_info()`` tuple, or True for the exception being
+            handled.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._closed:
+            return
+        error = _exception_from(exc_info)
+        if error is not None:
+            self.error = error
+        self._closed = True
+        self._close_transports()
+        self._signal_closed()
+
+    def _close_transports(self) -> None:
+        rtransport = self._rtransport
+        wtransport = self._wtransport
+        if wtransport is not None:
+            if self._write_paused or self.error is not None:
+                wtransport.abort()
+            else:
+                wtransport.close()
+        if rtransport is not None and rtransport is not wtransport:
+            rtransport.close()
+        self._close_resources()
+
+    def _close_resources(self) -> None:
+        """Release what the subclass holds besides the transports."""
+
+    def _signal_closed(self) -> None:
+        error = self.error
+        if self._read_future is not None:
+            if self._read_kind == _CLOSE:
+                self._try_read()
+            else:
+                future = self._read_future
+                self._clear_read()
+                if not future.done():
+                    future.set_exception(StreamClosedError(real_error=error))
+                    _retrieve(future)
+        waiters = self._write_waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_exception(StreamClosedError(real_error=error))
+                _retrieve(future)
+        self._pending_writes = []
+        self._pending_size = 0
+        ready = self._ready_waiters
+        self._ready_waiters = []
+        for future in ready:
+            if not future.done():
+                future.set_exception(self._ready_error or StreamClosedError(real_error=error))
+                _retrieve(future)
+        self._on_ready = None
+        if self._close_callback is not None:
+            self._schedule_close_callback()
+
+    def _schedule_close_callback(self) -> None:
+        entry = self._close_callback
+        if entry is None:
+            return
+        self._close_callback = None
+        callback, context = entry
+        self._loop.call_soon(self._run_callback, callback, context=context)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _deliver(self, callback: Callable[[Any], Any], future: asyncio.Future[Any]) -> None:
+        # Done-callback of a read with a classic callback: failures are
+        # reported by closing the stream (see set_close_callback).
+        if future.cancelled() or future.exception() is not None:
+            return
+        self._run_callback(callback, future.result())
+
+    def _deliver_no_arg(self, callback: Callable[[], Any], future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        self._run_callback(callback)
+
+    def _run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run a user callback; an uncaught exception closes the stream."""
+        try:
+            result = callback(*args)
+        except Exception:
+            if stack_context.handle_exception(*sys.exc_info()):
+                return
+            app_log.error(
+                "Uncaught exception in stream callback %r, closing the stream",
+                callback,
+                exc_info=True,
+            )
+            self.close(exc_info=True)
+            return
+        if result is not None and inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(self._check_callback_task)
+
+    def _check_callback_task(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            app_log.error(
+                "Uncaught exception in stream callback, closing the stream",
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            self.close(exc_info=error)
