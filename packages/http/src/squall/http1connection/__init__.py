@@ -19,6 +19,11 @@ each with the ``status_code`` a server answers)::
 .. versionadded:: 0.1.0
 """
 
+from squall.http1connection._connection import (
+    HTTP1Connection,
+    HTTP1ConnectionParameters,
+    HTTP1ServerConnection,
+)
 from squall.http1connection._parser import (
     BadFramingError,
     BodyTooLargeError,
@@ -34,6 +39,9 @@ __all__ = [
     "BadFramingError",
     "BodyTooLargeError",
     "ChunkedDecoder",
+    "HTTP1Connection",
+    "HTTP1ConnectionParameters",
+    "HTTP1ServerConnection",
     "HeadTooLargeError",
     "InvalidHostError",
     "MethodNotImplementedError",

@@ -1,0 +1,940 @@
+"""HTTP1Connection and HTTP1ServerConnection: HTTP/1.1 over an IOStream.
+
+Strategy.  The connection keeps its own read buffer (a ``bytes`` object,
+usually empty between requests) and refills it with one
+``stream.read_bytes(chunk_size, partial=True)`` per arrival of data, so a
+request costs one stream read however its head and body are split, and
+pipelined requests already in the buffer cost none.  The head is found with
+``bytes.find`` (resuming where the last search stopped), parsed by
+:mod:`squall.http1connection._parser`, and the body is cut from the buffer by
+length or fed to a :class:`~._parser.ChunkedDecoder`.  One coroutine per
+connection runs the keep-alive loop; a response of known length is written
+with one ``stream.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+from typing import Any
+
+from squall.http1connection._parser import (
+    CHUNKED,
+    LENGTH,
+    NO_BODY,
+    BodyTooLargeError,
+    ChunkedDecoder,
+    HeadTooLargeError,
+    RequestLineTooLongError,
+    parse_request_head,
+    parse_response_head,
+    request_body_framing,
+    response_body_framing,
+)
+from squall.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPInputError,
+    HTTPMessageDelegate,
+    HTTPOutputError,
+    HTTPServerConnectionDelegate,
+    RequestStartLine,
+    ResponseStartLine,
+    responses,
+)
+from squall.ioloop import IOLoop
+from squall.iostream import StreamClosedError
+from squall.util import GzipDecompressor
+
+gen_log = logging.getLogger("squall.general")
+app_log = logging.getLogger("squall.application")
+
+_HEAD_END = b"\r\n\r\n"
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _DateCache:
+    """The ``Date`` header value, formatted at most once per second."""
+
+    __slots__ = ("second", "value")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.value = ""
+
+    def get(self) -> str:
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.value = formatdate(now, usegmt=True)
+        return self.value
+
+
+_date_cache = _DateCache()
+
+
+class HTTP1ConnectionParameters:
+    """Settings of an :class:`HTTP1Connection`.
+
+    :param no_keep_alive: close the connection after each message.
+    :param chunk_size: the most bytes read at once, and the largest body
+        piece given to ``data_received``.
+    :param max_header_size: the largest message head accepted (431 beyond).
+    :param max_request_line: the longest request line accepted (414 beyond).
+    :param max_header_fields: the most header fields accepted (431 beyond).
+    :param header_timeout: seconds allowed for a whole request head, from
+        its first byte (slowloris protection).
+    :param max_body_size: the largest body accepted (413 beyond), after
+        decompression when ``decompress`` is set.
+    :param body_timeout: seconds allowed between two reads of the body.
+    :param decompress: decode ``Content-Encoding: gzip`` bodies.
+    :param idle_connection_timeout: seconds a kept-alive connection may wait
+        for its next request.
+    :param extra_methods: request methods accepted besides the standard
+        ones (others get 501).
+    :param send_timeout_response: answer a header timeout with 408 before
+        closing (only when part of a request arrived).
+    :param max_informational_responses: (client side) how many 1xx
+        responses to accept before giving up on a server.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        no_keep_alive: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        header_timeout: float | None = None,
+        max_body_size: int | None = None,
+        body_timeout: float | None = None,
+        decompress: bool = False,
+        idle_connection_timeout: float | None = None,
+        max_request_line: int | None = None,
+        max_header_fields: int | None = None,
+        extra_methods: frozenset[str] | set[str] | None = None,
+        send_timeout_response: bool = True,
+        max_informational_responses: int = 5,
+    ) -> None:
+        self.no_keep_alive = no_keep_alive
+        self.chunk_size = chunk_size or 65536
+        self.max_header_size = max_header_size or 65536
+        self.header_timeout = header_timeout
+        self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
+        self.decompress = decompress
+        self.idle_connection_timeout = idle_connection_timeout
+        self.max_request_line = min(max_request_line or 8192, self.max_header_size)
+        self.max_header_fields = max_header_fields or 100
+        self.extra_methods = frozenset(extra_methods or ())
+        self.send_timeout_response = send_timeout_response
+        self.max_informational_responses = max_informational_responses
+
+
+class _Watchdog:
+    """A deadline for the read in progress, enforced by a periodic sweep.
+
+    Arming costs two attribute stores instead of a timer per read; the
+    owner (an :class:`~squall.httpserver.HTTPServer`) calls :meth:`check`
+    for all its connections a few times per second.
+    """
+
+    __slots__ = ("deadline", "fired", "future")
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self.future: asyncio.Future[Any] | None = None
+        self.fired = False
+
+    def check(self, now: float) -> None:
+        """Cancel the read in progress if its deadline has passed."""
+        deadline = self.deadline
+        if deadline is not None and deadline <= now and self.future is not None:
+            self.fired = True
+            self.future.cancel()
+
+
+class _Reader:
+    """The connection's read buffer over a stream (shared by its messages)."""
+
+    __slots__ = ("buf", "chunk_size", "stream", "watchdog")
+
+    def __init__(self, stream: Any, chunk_size: int) -> None:
+        self.stream = stream
+        self.chunk_size = chunk_size
+        self.buf = b""
+        self.watchdog: _Watchdog | None = None
+
+    async def fill(self, deadline: float | None) -> None:
+        """Append the next data from the stream.
+
+        :raises StreamClosedError: at the end of the stream.
+        :raises TimeoutError: if nothing arrives before ``deadline``.
+        """
+        future = self.stream.read_bytes(self.chunk_size, partial=True)
+        if future.done() or deadline is None:
+            data = await future
+        elif self.watchdog is not None:
+            watchdog = self.watchdog
+            watchdog.deadline = deadline
+            watchdog.future = future
+            try:
+                data = await future
+            except asyncio.CancelledError:
+                if watchdog.fired:
+                    watchdog.fired = False
+                    raise TimeoutError("read timed out") from None
+                raise
+            finally:
+                watchdog.deadline = watchdog.future = None
+        else:
+            async with asyncio.timeout_at(deadline):
+                data = await future
+        self.buf = self.buf + data if self.buf else data
+
+
+class _HeadTimeoutError(Exception):
+    """The peer did not send a complete head in time."""
+
+
+class HTTP1Connection(HTTPConnection):
+    """One HTTP/1.1 message exchange on a stream, on either side.
+
+    On a server it reads a request (:meth:`read_response`, named after
+    Tornado's method) and writes the response; on a client it writes the
+    request and reads the response.  :class:`HTTP1ServerConnection` makes
+    one per request.
+
+    :param stream: the :class:`squall.iostream.IOStream`.
+    :param is_client: which side this is.
+    :param params: an :class:`HTTP1ConnectionParameters`.
+    :param context: an object describing the connection (remote address,
+        protocol); passed on to requests as ``connection.context``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        stream: Any,
+        is_client: bool,
+        params: HTTP1ConnectionParameters | None = None,
+        context: object | None = None,
+        _reader: _Reader | None = None,
+        _server: HTTP1ServerConnection | None = None,
+    ) -> None:
+        self.is_client = is_client
+        self.stream = stream
+        params = self.params = params or HTTP1ConnectionParameters()
+        self.context = context
+        self._reader = _reader or _Reader(stream, params.chunk_size)
+        self._server = _server
+        self.no_keep_alive = params.no_keep_alive
+        self._max_body_size = params.max_body_size
+        self._body_timeout = params.body_timeout
+        self._disconnect_on_finish = False
+        self._chunking = False
+        self._expected_length: int | None = None
+        self._written = 0
+        self._headers_written = False
+        self._write_finished = False
+        self._request_start_line: RequestStartLine | None = None
+        self._request_headers: HTTPHeaders | None = None
+        self._response_start_line: ResponseStartLine | None = None
+        self._finish_waiter: asyncio.Future[None] | None = None
+        self._head_response = False
+        self.trailers: HTTPHeaders | None = None
+        self._read_finished = False
+        self._detached = False
+        self._close_callback: Callable[[], Any] | None = None
+        self._expect_continue = False
+        self._last_write: asyncio.Future[None] | None = None
+        if _server is None:
+            stream.set_close_callback(self._on_stream_close)
+
+    def _clear_write_state(self) -> None:
+        self._chunking = False
+        self._expected_length: int | None = None
+        self._written = 0
+        self._headers_written = False
+        self._write_finished = False
+
+    # ------------------------------------------------------------------ settings
+
+    def set_body_timeout(self, timeout: float | None) -> None:
+        """Override the body timeout for the message being read."""
+        self._body_timeout = timeout
+
+    def set_max_body_size(self, max_body_size: int | None) -> None:
+        """Override ``max_body_size`` for the message being read."""
+        self._max_body_size = max_body_size
+
+    def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Call ``callback()`` if the connection closes before the exchange completes."""
+        self._close_callback = callback
+
+    def _on_stream_close(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                app_log.exception("Exception in connection close callback")
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        waiter = self._finish_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        """Close the stream."""
+        self.stream.close()
+        self._wake_reader()
+
+    def detach(self) -> Any:
+        """Hand the stream over to the caller (for protocol upgrades).
+
+        Bytes already read past the message head are put back into the
+        stream's buffer, so the new protocol sees everything the peer sent.
+        """
+        self._detached = True
+        self._clear_write_state()
+        stream = self.stream
+        stream.set_close_callback(None)
+        leftover = self._reader.buf
+        self._reader.buf = b""
+        if leftover:
+            stream._unread(leftover)
+        self._wake_reader()
+        return stream
+
+    # ------------------------------------------------------------------ reading
+
+    async def read_response(self, delegate: HTTPMessageDelegate) -> bool:
+        """Read one message and hand it to ``delegate``.
+
+        :returns: whether the connection can read another message.
+        """
+        if self.params.decompress:
+            delegate = _GzipMessageDelegate(delegate, self._max_body_size, self.params.chunk_size)
+        return await self._read_message(delegate)
+
+    async def _read_head(self, first_deadline: float | None) -> bytes:
+        params = self.params
+        reader = self._reader
+        limit = params.max_header_size
+        scan = 0
+        deadline = first_deadline
+        loop_time = asyncio.get_running_loop().time
+        while True:
+            buf = reader.buf
+            end = buf.find(_HEAD_END, scan)
+            if end >= 0:
+                if end + 4 > limit:
+                    self._raise_head_too_large(buf)
+                reader.buf = buf[end + 4 :]
+                return buf[:end]
+            if len(buf) > limit:
+                self._raise_head_too_large(buf)
+            if (
+                not self.is_client
+                and len(buf) > params.max_request_line
+                and b"\r\n" not in buf[: params.max_request_line + 2]
+            ):
+                self._raise_head_too_large(buf)
+            scan = max(0, len(buf) - 3)
+            if buf and params.header_timeout is not None:
+                head_deadline = loop_time() + params.header_timeout
+                if deadline is None or deadline == first_deadline:
+                    deadline = head_deadline
+            try:
+                await reader.fill(deadline)
+            except TimeoutError:
+                if reader.buf:
+                    raise _HeadTimeoutError() from None
+                raise
+
+    def _raise_head_too_large(self, buf: bytes) -> None:
+        params = self.params
+        if not self.is_client:
+            line_end = buf.find(b"\r\n", 0, params.max_request_line + 2)
+            if line_end < 0:
+                raise RequestLineTooLongError(
+                    "request line too long",
+                    params.max_request_line,
+                    "HTTP1ConnectionParameters.max_request_line",
+                )
+        raise HeadTooLargeError(
+            "message head too large",
+            params.max_header_size,
+            "HTTP1ConnectionParameters.max_header_size",
+        )
+
+    async def _read_message(self, delegate: HTTPMessageDelegate) -> bool:
+        need_delegate_close = False
+        try:
+            if self.is_client:
+                head = await self._read_head(None)
+                start_line, headers = await self._read_final_response_head(head)
+                self._response_start_line = start_line
+                kind, length = response_body_framing(
+                    self._request_start_line.method if self._request_start_line else "GET",
+                    start_line,
+                    headers,
+                )
+                if start_line.code == 101:
+                    kind = NO_BODY
+            else:
+                idle = self.params.idle_connection_timeout
+                first_deadline = (
+                    asyncio.get_running_loop().time() + idle
+                    if idle is not None and not self._reader.buf
+                    else None
+                )
+                head = await self._read_head(first_deadline)
+                req_line, headers = parse_request_head(
+                    head,
+                    max_fields=self.params.max_header_fields,
+                    extra_methods=self.params.extra_methods,
+                )
+                self._request_start_line = req_line
+                self._request_headers = headers
+                self._disconnect_on_finish = not self._can_keep_alive(req_line, headers)
+                server = self._server
+                if server is not None:
+                    server._idle = False
+                    if server._closing:
+                        self._disconnect_on_finish = True
+                kind, length = request_body_framing(req_line, headers)
+                if (
+                    kind == LENGTH
+                    and self._max_body_size is not None
+                    and length > self._max_body_size
+                    and not self.params.decompress
+                ):
+                    raise BodyTooLargeError(
+                        "request body too large", self._max_body_size, "max_body_size"
+                    )
+                self._expect_continue = (
+                    kind != NO_BODY
+                    and req_line.version == "HTTP/1.1"
+                    and headers.get("Expect", "").lower() == "100-continue"
+                )
+                start_line = req_line  # type: ignore[assignment]
+            need_delegate_close = True
+            result = delegate.headers_received(start_line, headers)
+            if result is not None:
+                await result
+            if self._detached:
+                return False
+            if kind != NO_BODY:
+                if self._expect_continue and not self._write_finished:
+                    self.stream.write(_CONTINUE)
+                    self._expect_continue = False
+                if kind == LENGTH:
+                    await self._read_fixed_body(length, delegate)
+                elif kind == CHUNKED:
+                    await self._read_chunked_body(delegate)
+                else:
+                    await self._read_body_until_close(delegate)
+            self._read_finished = True
+            need_delegate_close = False
+            delegate.finish()
+            if not self.is_client and not self._detached and not self._finished():
+                # Wait for the response before reading the next request, so
+                # that responses go out in request order.
+                self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
+                await self._finish_waiter
+            if self.is_client and self._disconnect_on_finish:
+                self.close()
+            return not self._disconnect_on_finish and not self.stream.closed()
+        except _HeadTimeoutError:
+            gen_log.info("Timeout reading the request head from %s", self._peer())
+            if self.params.send_timeout_response and not self.is_client:
+                self._send_error_response(408)
+            self.close()
+            return False
+        except TimeoutError:
+            # Idle keep-alive connection or a body that stalled.
+            self.close()
+            return False
+        except HTTPInputError as e:
+            gen_log.info("Malformed HTTP message from %s: %s", self._peer(), e)
+            if not self.is_client:
+                self._send_error_response(e.status_code)
+            self.close()
+            if self.is_client:
+                raise
+            return False
+        except StreamClosedError:
+            if self.is_client and not need_delegate_close:
+                raise
+            self.close()
+            return False
+        finally:
+            if need_delegate_close:
+                try:
+                    delegate.on_connection_close()
+                except Exception:
+                    app_log.exception("Exception in on_connection_close")
+
+    async def _read_final_response_head(self, head: bytes) -> tuple[ResponseStartLine, HTTPHeaders]:
+        informational = 0
+        while True:
+            start_line, headers = parse_response_head(
+                head, max_fields=self.params.max_header_fields
+            )
+            code = start_line.code
+            if code < 100 or code >= 200 or code == 101:
+                self._disconnect_on_finish = not self._can_keep_alive(start_line, headers)
+                return start_line, headers
+            informational += 1
+            if informational > self.params.max_informational_responses:
+                raise HTTPInputError(
+                    f"more than {self.params.max_informational_responses} informational (1xx) "
+                    "responses from the server"
+                )
+            head = await self._read_head(None)
+
+    def _can_keep_alive(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> bool:
+        if self.params.no_keep_alive:
+            return False
+        connection = headers.get("Connection")
+        if connection is not None:
+            connection = connection.lower()
+        if start_line.version == "HTTP/1.1":
+            return connection != "close"
+        if (
+            "Content-Length" in headers
+            or (self.is_client and "Transfer-Encoding" in headers)
+            or (not self.is_client and getattr(start_line, "method", "") in ("HEAD", "GET"))
+        ):
+            return connection == "keep-alive"
+        return False
+
+    def _check_body_size(self, received: int) -> None:
+        limit = self._max_body_size
+        if limit is not None and received > limit and not self.params.decompress:
+            raise BodyTooLargeError("body too large", limit, "max_body_size")
+
+    def _body_deadline(self) -> float | None:
+        timeout = self._body_timeout
+        if timeout is None:
+            return None
+        return asyncio.get_running_loop().time() + timeout
+
+    async def _read_fixed_body(self, length: int, delegate: HTTPMessageDelegate) -> None:
+        reader = self._reader
+        chunk_size = self.params.chunk_size
+        remaining = length
+        while remaining:
+            if not reader.buf:
+                await reader.fill(self._body_deadline())
+            buf = reader.buf
+            take = min(remaining, len(buf), chunk_size)
+            chunk = buf[:take] if take < len(buf) else buf
+            reader.buf = buf[take:] if take < len(buf) else b""
+            remaining -= take
+            if not self._read_finished and not self._detached:
+                result = delegate.data_received(chunk)
+                if result is not None:
+                    await result
+
+    async def _read_chunked_body(self, delegate: HTTPMessageDelegate) -> None:
+        reader = self._reader
+        decoder = ChunkedDecoder(max_trailer_size=self.params.max_header_size)
+        total = 0
+        while True:
+            data = reader.buf
+            reader.buf = b""
+            pieces = decoder.feed(data) if data else []
+            for piece in pieces:
+                total += len(piece)
+                self._check_body_size(total)
+                result = delegate.data_received(piece)
+                if result is not None:
+                    await result
+            if decoder.done:
+                reader.buf = decoder.leftover
+                self.trailers = decoder.trailers
+                return
+            await reader.fill(self._body_deadline())
+
+    async def _read_body_until_close(self, delegate: HTTPMessageDelegate) -> None:
+        reader = self._reader
+        total = 0
+        while True:
+            if reader.buf:
+                data, reader.buf = reader.buf, b""
+                total += len(data)
+                self._check_body_size(total)
+                result = delegate.data_received(data)
+                if result is not None:
+                    await result
+            try:
+                await reader.fill(self._body_deadline())
+            except StreamClosedError:
+                self._disconnect_on_finish = True
+                return
+
+    # ------------------------------------------------------------------ writing
+
+    def _peer(self) -> str:
+        return str(getattr(self.context, "remote_ip", None) or "peer")
+
+    def _send_error_response(self, code: int) -> None:
+        if self._headers_written or self.stream.closed():
+            return
+        reason = responses.get(code, "Error")
+        try:
+            head = f"HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            self.stream.write(head.encode())
+        except StreamClosedError:
+            pass
+        self._headers_written = True
+
+    def write_headers(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+        callback: Callable[[], None] | None = None,
+    ) -> asyncio.Future[None]:
+        """Write the head (and optionally the first body piece); see :class:`.HTTPConnection`.
+
+        The connection adds ``Date`` (server side, if absent), the framing
+        fields (``Transfer-Encoding: chunked`` when no ``Content-Length`` is
+        given and the peer speaks HTTP/1.1) and ``Connection``.
+
+        :raises HTTPOutputError: for a second head, or CR/LF in a start
+            line, field name or value (nothing is written).
+        """
+        if self._headers_written:
+            raise HTTPOutputError("the message head was already written")
+        # HTTPHeaders keeps canonical names as keys: look them up directly.
+        fields = headers._as_list
+        has_length = "Content-Length" in fields
+        if self.is_client:
+            if not isinstance(start_line, RequestStartLine):
+                raise HTTPOutputError("a client writes a RequestStartLine")
+            self._request_start_line = start_line
+            first = f"{start_line.method} {start_line.path} HTTP/1.1"
+            self._chunking = (
+                start_line.method in ("POST", "PUT", "PATCH")
+                and not has_length
+                and "Transfer-Encoding" not in fields
+            )
+        else:
+            if not isinstance(start_line, ResponseStartLine):
+                raise HTTPOutputError("a server writes a ResponseStartLine")
+            code = start_line.code
+            self._response_start_line = start_line
+            request = self._request_start_line
+            http11 = request is None or request.version == "HTTP/1.1"
+            no_body_status = code in (204, 304) or 100 <= code < 200
+            self._head_response = request is not None and request.method == "HEAD"
+            if self._expect_continue:
+                # The application answered without reading the body.
+                self._expect_continue = False
+                self._disconnect_on_finish = True
+            self._chunking = (
+                http11
+                and not no_body_status
+                and not has_length
+                and "Transfer-Encoding" not in fields
+            )
+            if code == 101:
+                self._disconnect_on_finish = False
+            elif not (self._chunking or has_length or no_body_status or self._head_response):
+                # The body ends when the connection closes.
+                self._disconnect_on_finish = True
+            if "Connection" not in fields:
+                if http11:
+                    if self._disconnect_on_finish:
+                        fields["Connection"] = ["close"]
+                elif not self._disconnect_on_finish:
+                    fields["Connection"] = ["Keep-Alive"]
+            if "Date" not in fields:
+                fields["Date"] = [_date_cache.get()]
+            first = f"HTTP/1.1 {code} {start_line.reason}"
+        if self._chunking:
+            fields["Transfer-Encoding"] = ["chunked"]
+        elif has_length:
+            length = fields["Content-Length"][0]
+            try:
+                self._expected_length = int(length)
+            except ValueError:
+                raise HTTPOutputError(f"invalid Content-Length {length!r}") from None
+        lines = [first]
+        for name, values in fields.items():
+            for value in values:
+                lines.append(f"{name}: {value}")
+        head = "\r\n".join(lines)
+        breaks = len(lines) - 1
+        if head.count("\n") != breaks or head.count("\r") != breaks:
+            raise HTTPOutputError("CR or LF in the start line or a header field")
+        data = head.encode("latin-1") + b"\r\n\r\n"
+        self._headers_written = True
+        if chunk:
+            data += self._format_chunk(chunk)
+        return self._write_stream(data, callback)
+
+    def _format_chunk(self, chunk: bytes) -> bytes:
+        if self._head_response:
+            return b""
+        if self._expected_length is not None:
+            self._written += len(chunk)
+            if self._written > self._expected_length:
+                self.stream.close()
+                raise HTTPOutputError(
+                    f"tried to write more data than Content-Length ({self._expected_length})"
+                )
+        if self._chunking and chunk:
+            return b"%x\r\n%b\r\n" % (len(chunk), chunk)
+        return chunk
+
+    def _write_stream(
+        self, data: bytes, callback: Callable[[], None] | None
+    ) -> asyncio.Future[None]:
+        if self.stream.closed():
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_exception(StreamClosedError())
+            future.exception()  # retrieved: a closed peer is not an error here
+        else:
+            future = self.stream.write(data)
+            self._last_write = future
+        if callback is not None:
+            future.add_done_callback(lambda f: None if f.exception() else callback())
+        return future
+
+    def write(
+        self, chunk: bytes, callback: Callable[[], None] | None = None
+    ) -> asyncio.Future[None]:
+        """Write a piece of the body; see :class:`.HTTPConnection`."""
+        if not self._headers_written:
+            raise HTTPOutputError("write() called before write_headers()")
+        if self._write_finished:
+            raise HTTPOutputError("write() called after finish()")
+        return self._write_stream(self._format_chunk(chunk), callback)
+
+    def finish(self) -> None:
+        """Complete the message; see :class:`.HTTPConnection`.
+
+        :raises HTTPOutputError: if fewer bytes than the declared
+            Content-Length were written (the connection is closed).
+        """
+        if self._write_finished:
+            raise HTTPOutputError("finish() called twice")
+        if (
+            self._expected_length is not None
+            and self._written != self._expected_length
+            and not self._head_response
+        ):
+            self.stream.close()
+            raise HTTPOutputError(
+                f"finish() called after {self._written} of {self._expected_length} "
+                "declared bytes were written"
+            )
+        self._write_finished = True
+        if self._chunking and not self.stream.closed():
+            self._last_write = self.stream.write(b"0\r\n\r\n")
+        if self.is_client:
+            return
+        if self._disconnect_on_finish or not self._read_finished:
+            # Close after the response is flushed (an unread request body
+            # makes the connection unusable for another request).
+            self._disconnect_on_finish = True
+            self._close_after_flush()
+        self._set_finished()
+
+    def _finished(self) -> bool:
+        # The response is complete and (for flow control) flushed.
+        if not self._write_finished or self.stream.closed():
+            return self._write_finished or self.stream.closed()
+        last = self._last_write
+        return last is None or last.done()
+
+    def _set_finished(self) -> None:
+        waiter = self._finish_waiter
+        if waiter is None or waiter.done():
+            return
+        last = self._last_write
+        if last is not None and not last.done():
+            last.add_done_callback(lambda _f: self._wake_reader())
+        else:
+            waiter.set_result(None)
+
+    def _close_after_flush(self) -> None:
+        last = self._last_write
+        if last is not None and not last.done():
+            last.add_done_callback(lambda _f: self.stream.close())
+        else:
+            self.stream.close()
+
+
+class _GzipMessageDelegate(HTTPMessageDelegate):
+    """Decode a gzip body for the wrapped delegate, enforcing the size limit."""
+
+    def __init__(
+        self, delegate: HTTPMessageDelegate, max_size: int | None, chunk_size: int
+    ) -> None:
+        self._delegate = delegate
+        self._chunk_size = chunk_size
+        self._max_size = max_size
+        self._decompressor: GzipDecompressor | None = None
+        self._total = 0
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        if headers.get("Content-Encoding", "").lower() == "gzip":
+            self._decompressor = GzipDecompressor()
+            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
+            del headers["Content-Encoding"]
+            if "Content-Length" in headers:
+                del headers["Content-Length"]
+        return self._delegate.headers_received(start_line, headers)
+
+    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+        decompressor = self._decompressor
+        if decompressor is None:
+            self._count(len(chunk))
+            result = self._delegate.data_received(chunk)
+            if result is not None:
+                await result
+            return
+        data = chunk
+        while data:
+            try:
+                out = decompressor.decompress(data, self._chunk_size)
+            except zlib.error as e:
+                raise HTTPInputError(f"malformed gzip body: {e}") from e
+            self._count(len(out))
+            if out:
+                result = self._delegate.data_received(out)
+                if result is not None:
+                    await result
+            data = decompressor.unconsumed_tail
+
+    def _count(self, size: int) -> None:
+        self._total += size
+        if self._max_size is not None and self._total > self._max_size:
+            raise BodyTooLargeError(
+                "body too large after decompression", self._max_size, "max_body_size"
+            )
+
+    def finish(self) -> None:
+        if self._decompressor is not None:
+            tail = self._decompressor.flush()
+            if tail:
+                self._count(len(tail))
+                self._delegate.data_received(tail)
+        self._delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self._delegate.on_connection_close()
+
+
+class HTTP1ServerConnection:
+    """The server side of an HTTP/1.1 connection: the keep-alive loop.
+
+    :meth:`start_serving` reads requests one after another, making an
+    :class:`HTTP1Connection` for each and asking the
+    :class:`~squall.httputil.HTTPServerConnectionDelegate` for a message
+    delegate; responses are written in request order.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        stream: Any,
+        params: HTTP1ConnectionParameters | None = None,
+        context: object | None = None,
+    ) -> None:
+        self.stream = stream
+        self.params = params or HTTP1ConnectionParameters()
+        self.context = context
+        self._reader = _Reader(stream, self.params.chunk_size)
+        self._serving_future: asyncio.Future[None] | None = None
+        self._current: HTTP1Connection | None = None
+        self._closing = False
+        self._idle = True
+        stream.set_close_callback(self._on_stream_close)
+
+    @property
+    def idle(self) -> bool:
+        """True while waiting for the next request (no request in flight)."""
+        return self._idle
+
+    def use_watchdog(self) -> _Watchdog:
+        """Enforce read deadlines through :meth:`_Watchdog.check` sweeps.
+
+        Called by a server that sweeps its connections periodically; without
+        it each timed read arms its own timer.
+        """
+        if self._reader.watchdog is None:
+            self._reader.watchdog = _Watchdog()
+        return self._reader.watchdog
+
+    def start_serving(self, delegate: HTTPServerConnectionDelegate) -> None:
+        """Start the request loop with ``delegate``."""
+        self._serving_future = asyncio.ensure_future(self._serve(delegate))
+
+    async def close(self) -> None:
+        """Close the connection and wait for the request loop to end."""
+        self.stream.close()
+        if self._serving_future is not None:
+            try:
+                await self._serving_future
+            except Exception:
+                pass
+
+    def close_when_idle(self) -> None:
+        """Close now if idle, else once the request in flight is answered.
+
+        The response of the request in flight carries ``Connection: close``.
+        """
+        self._closing = True
+        if self._idle and not self._reader.buf:
+            self.stream.close()
+        elif self._current is not None:
+            self._current._disconnect_on_finish = True
+
+    def _on_stream_close(self) -> None:
+        current = self._current
+        if current is not None:
+            current._on_stream_close()
+
+    async def _serve(self, delegate: HTTPServerConnectionDelegate) -> None:
+        stream = self.stream
+        params = self.params
+        context = self.context
+        reader = self._reader
+        try:
+            while not self._closing:
+                conn = HTTP1Connection(stream, False, params, context, reader, self)
+                self._current = conn
+                try:
+                    keep_going = await conn.read_response(delegate.start_request(self, conn))
+                except Exception:
+                    app_log.exception("Uncaught exception in HTTP request handling")
+                    keep_going = False
+                    conn.close()
+                self._idle = True
+                if not keep_going:
+                    break
+        finally:
+            self._current = None
+            stream.close()
+            try:
+                delegate.on_close(self)
+            except Exception:
+                app_log.exception("Exception in on_close")
