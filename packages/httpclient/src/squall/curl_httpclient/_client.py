@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import math
+import heapq
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -91,6 +91,8 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         self._fds: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._queue_timer: asyncio.TimerHandle | None = None
+        self._deadlines: list[tuple[float, int, Transfer]] = []
+        self._sequence = 0
         self._user_agent = f"Squall/{__version__} (curl)"
 
     def close(self) -> None:
@@ -153,6 +155,13 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
             inner.set_exception(e)
             return outer
         self._queue.append(transfer)
+        if not self._free:
+            timeout = self._opt(request, "request_timeout")
+            if timeout:
+                self._sequence += 1
+                heapq.heappush(
+                    self._deadlines, (transfer.start + timeout, self._sequence, transfer)
+                )
         self._process_queue()
         return outer
 
@@ -233,38 +242,42 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 continue
             self._active[curl] = transfer
             self._multi.add_handle(curl)
-        self._arm_queue_timer()
+        if self._deadlines:
+            self._arm_queue_timer()
 
     def _arm_queue_timer(self) -> None:
-        if self._queue_timer is not None:
-            self._queue_timer.cancel()
-            self._queue_timer = None
-        deadline = math.inf
-        for transfer in self._queue:
-            timeout = self._opt(transfer.request, "request_timeout")
-            if timeout:
-                deadline = min(deadline, transfer.start + timeout)
-        if deadline != math.inf and not self._closed:
-            self._queue_timer = self._loop.call_at(deadline, self._expire_queue)
+        heap = self._deadlines
+        # Drop entries of transfers that have left the queue.
+        while heap and (heap[0][2].curl is not None or heap[0][2].future.done()):
+            heapq.heappop(heap)
+        if not heap or self._closed:
+            if self._queue_timer is not None:
+                self._queue_timer.cancel()
+                self._queue_timer = None
+            return
+        deadline = heap[0][0]
+        timer = self._queue_timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        self._queue_timer = self._loop.call_at(deadline, self._expire_queue)
 
     def _expire_queue(self) -> None:
         self._queue_timer = None
         now = self._loop.time()
-        keep: collections.deque[Transfer] = collections.deque()
-        for transfer in self._queue:
-            timeout = self._opt(transfer.request, "request_timeout")
-            if timeout and now >= transfer.start + timeout:
-                if not transfer.future.done():
-                    transfer.future.set_exception(
-                        HTTPTimeoutError(
-                            f"Timeout in request queue: waited {now - transfer.start:.3g} s for "
-                            f"one of the max_clients={self.max_clients} slots "
-                            f"(request_timeout={timeout} s)"
-                        )
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            _, _, transfer = heapq.heappop(heap)
+            if transfer.curl is None and not transfer.future.done():
+                timeout = self._opt(transfer.request, "request_timeout")
+                transfer.future.set_exception(
+                    HTTPTimeoutError(
+                        f"Timeout in request queue: waited {now - transfer.start:.3g} s for "
+                        f"one of the max_clients={self.max_clients} slots "
+                        f"(request_timeout={timeout} s)"
                     )
-            else:
-                keep.append(transfer)
-        self._queue = keep
+                )
         self._arm_queue_timer()
 
     # ------------------------------------------------------------------ libcurl glue
