@@ -25,6 +25,7 @@ root are refused alike.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
 import hashlib
@@ -320,7 +321,15 @@ class StaticFileHandler(RequestHandler):
                 if chunk:
                     remaining -= len(chunk)
                     self.write(chunk)
-                    await self.flush()
+                    flushed = self.flush()
+                    if flushed.done():
+                        flushed.result()
+                        # Let the loop run anyway: a connection that was lost
+                        # is only noticed in a later iteration, and the
+                        # transport drops writes silently until then.
+                        await asyncio.sleep(0)
+                    else:
+                        await flushed
                 if remaining <= 0:
                     break
         finally:
