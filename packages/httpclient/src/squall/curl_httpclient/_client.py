@@ -43,6 +43,9 @@ __all__ = ["CurlAsyncHTTPClient"]
 _MiB = 1024 * 1024
 _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
 _REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
+_LABELS = {"user_agent": "user_agent (the User-Agent header)"}
+# More informational (1xx) responses than this before the final one are refused.
+_MAX_INFORMATIONAL = 5
 
 
 class CurlAsyncHTTPClient(AsyncHTTPClient):
@@ -201,10 +204,16 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 raise InvalidRequestError(
                     "do not set Transfer-Encoding: the client frames the body itself"
                 )
-        for name in ("auth_username", "auth_password", "proxy_username", "proxy_password"):
+        for name in (
+            "auth_username",
+            "auth_password",
+            "proxy_username",
+            "proxy_password",
+            "user_agent",
+        ):
             value = self._opt(request, name)
             if value:
-                check_text(name, value)
+                check_text(_LABELS.get(name, name), value)
         ssl_options = self._opt(request, "ssl_options")
         if ssl_options is not None and not isinstance(ssl_options, dict):
             raise InvalidRequestError(
@@ -559,7 +568,15 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 position += len(piece)
                 return bytes(piece)
 
+            def seek(offset: int, origin: int) -> int:
+                nonlocal position
+                if origin != 0 or not 0 <= offset <= len(data):
+                    return pycurl.SEEKFUNC_CANTSEEK  # type: ignore[no-any-return]
+                position = offset  # libcurl rewinds to resend the body (307, 308, auth)
+                return pycurl.SEEKFUNC_OK  # type: ignore[no-any-return]
+
             curl.setopt(pycurl.READFUNCTION, read)
+            curl.setopt(pycurl.SEEKFUNCTION, seek)
             length = len(body)
         elif producer is not None:
             upload = Upload(self._loop)
@@ -610,29 +627,48 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
             try:
                 start_line = parse_response_start_line(line.rstrip("\r\n"))
             except HTTPInputError as e:
-                transfer.aborted = HTTPProtocolError(
-                    f"malformed response from {transfer.request.url}: {e}"
-                )
-                return -1
+                return self._refuse(transfer, str(e))
             transfer.code = start_line.code
             transfer.reason = start_line.reason
             transfer.headers = HTTPHeaders()
             transfer.header_size = len(raw)
-            if 100 <= start_line.code < 200:
-                return None
-        elif line in ("\r\n", "\n"):
-            if 100 <= transfer.code < 200:
-                return None
-        else:
+            transfer.header_lines = [line]
+            return None
+        if line not in ("\r\n", "\n"):
             stripped = line.rstrip("\r\n")
             if stripped and stripped[0] not in " \t":
                 name, sep, value = stripped.partition(":")
                 if sep:
                     transfer.headers.add(name.strip(), value.strip(" \t"))
+            transfer.header_lines.append(line)
+            return None
+        # The end of a head: check it, then hand it to header_callback.
+        code = transfer.code
+        headers = transfer.headers
+        if 100 <= code < 200:
+            transfer.informational += 1
+            if transfer.informational > _MAX_INFORMATIONAL:
+                return self._refuse(
+                    transfer,
+                    f"more than {_MAX_INFORMATIONAL} informational (1xx) responses",
+                )
+            return None
+        if "Transfer-Encoding" in headers and "Content-Length" in headers:
+            return self._refuse(transfer, "response with both Content-Length and Transfer-Encoding")
+        lengths = {v.strip() for v in headers.get_list("Content-Length") for v in v.split(",")}
+        if len(lengths) > 1 or any(not v.isdigit() for v in lengths):
+            return self._refuse(transfer, f"invalid Content-Length {sorted(lengths)!r}")
         header_callback = transfer.request.header_callback
         if header_callback is not None and not self._is_followed_redirect(transfer):
-            self._loop.call_soon(header_callback, line)
+            for header_line in [*transfer.header_lines, line]:
+                self._loop.call_soon(header_callback, header_line)
         return None
+
+    def _refuse(self, transfer: Transfer, reason: str) -> int:
+        transfer.aborted = HTTPProtocolError(
+            f"malformed response from {transfer.request.url}: {reason}"
+        )
+        return -1
 
     def _is_followed_redirect(self, transfer: Transfer) -> bool:
         return (

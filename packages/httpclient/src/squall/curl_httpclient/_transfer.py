@@ -50,6 +50,8 @@ _TLS_ERRORS = frozenset([35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90,
 _PROTOCOL_ERRORS = frozenset(
     [_E_UNSUPPORTED_PROTOCOL, _E_WEIRD_SERVER_REPLY, _E_HTTP2, _E_BAD_CONTENT_ENCODING, 92]
 )
+# RECV_ERROR messages that describe a malformed message rather than a broken connection.
+_PROTOCOL_WORDS = ("chunk", "content-length", "header", "invalid", "malformed")
 _CLOSED_ERRORS = frozenset([_E_PARTIAL_FILE, _E_GOT_NOTHING, _E_SEND_ERROR, _E_RECV_ERROR])
 
 #: libcurl's socket interest -> IOLoop events.
@@ -91,8 +93,10 @@ class Transfer:
         "code",
         "curl",
         "future",
+        "header_lines",
         "header_size",
         "headers",
+        "informational",
         "max_body_size",
         "max_header_size",
         "queue_time",
@@ -115,6 +119,8 @@ class Transfer:
         self.reason = ""
         self.code = 0
         self.header_size = 0
+        self.header_lines: list[str] = []
+        self.informational = 0
         self.body_size = 0
         self.max_body_size = 0
         self.max_header_size = 0
@@ -224,6 +230,8 @@ def translate_error(
             transfer.code or 599,
             f"too many redirects: stopped after {max_redirects} (max_redirects) for {url}",
         )
+    if errnum == _E_RECV_ERROR and any(word in errmsg.lower() for word in _PROTOCOL_WORDS):
+        return HTTPProtocolError(f"malformed response from {url}: {text}")
     if errnum in _CLOSED_ERRORS:
         return HTTPStreamClosedError(f"the connection closed early for {url}: {text}")
     if errnum == _E_FILESIZE_EXCEEDED:

@@ -17,14 +17,10 @@ from collections.abc import Callable
 
 __all__ = ["DigestChallengeError", "digest_authorization", "parse_challenges"]
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-# One auth-param (name=value) or a scheme name, with the separators around it.
-_CHALLENGE_ITEM_RE = re.compile(
-    rf"\s*(?:(?P<name>{_TOKEN})\s*=\s*(?P<value>{_TOKEN}|{_QUOTED})|(?P<scheme>{_TOKEN})"
-    r"(?:\s+(?P<t68>[A-Za-z0-9\-._~+/]+=*)(?=\s*(?:,|$)))?)\s*(?:,|$)"
-)
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _UNQUOTE_RE = re.compile(r"\\(.)")
+_SPACE = " \t"
 
 
 class DigestChallengeError(Exception):
@@ -34,25 +30,49 @@ class DigestChallengeError(Exception):
 def parse_challenges(values: list[str]) -> list[tuple[str, dict[str, str]]]:
     """Parse ``WWW-Authenticate`` values into ``[(scheme, params), ...]``.
 
-    Scheme names are lower-cased, parameter names too; quoted values are
-    unquoted.  Anything unparsable ends the parse of that value.
+    ``Basic realm="a", Digest realm="b", nonce="c"`` gives two challenges.
+    Scheme and parameter names are lower-cased; quoted values are
+    unquoted.  A token68 credential (``Negotiate abc==``) is skipped, and
+    anything unparsable ends the parse of that value.
     """
     challenges: list[tuple[str, dict[str, str]]] = []
     for value in values:
         pos = 0
         end = len(value)
         while pos < end:
-            match = _CHALLENGE_ITEM_RE.match(value, pos)
-            if match is None or match.end() == pos:
+            if value[pos] in _SPACE or value[pos] == ",":
+                pos += 1
+                continue
+            match = _TOKEN_RE.match(value, pos)
+            if match is None:
                 break
+            word = match.group()
             pos = match.end()
-            if match.group("scheme") is not None:
-                challenges.append((match.group("scheme").lower(), {}))
-            elif challenges:
-                raw = match.group("value")
-                if raw.startswith('"'):
-                    raw = _UNQUOTE_RE.sub(r"\1", raw[1:-1])
-                challenges[-1][1][match.group("name").lower()] = raw
+            after = pos
+            while after < end and value[after] in _SPACE:
+                after += 1
+            if after < end and value[after] == "=" and challenges:
+                after += 1
+                while after < end and value[after] in _SPACE:
+                    after += 1
+                quoted = _QUOTED_RE.match(value, after)
+                if quoted is not None:
+                    param = _UNQUOTE_RE.sub(r"\1", quoted.group(1))
+                    pos = quoted.end()
+                else:
+                    token = _TOKEN_RE.match(value, after)
+                    if token is None:
+                        # token68 padding ("abc==") or garbage: skip to the next comma.
+                        comma = value.find(",", after)
+                        pos = end if comma < 0 else comma
+                        continue
+                    param = token.group()
+                    pos = token.end()
+                challenges[-1][1][word.lower()] = param
+            elif after < end and value[after] == "=":
+                break
+            else:
+                challenges.append((word.lower(), {}))
     return challenges
 
 

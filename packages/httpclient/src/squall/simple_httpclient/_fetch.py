@@ -335,6 +335,8 @@ class Fetch(HTTPMessageDelegate):
             headers["Host"] = target.host_header
         if "User-Agent" not in headers:
             user_agent = _opt(request, "user_agent", defaults)
+            if user_agent:
+                check_text("user_agent (the User-Agent header)", user_agent)
             headers["User-Agent"] = user_agent or client._user_agent
         decompress = _opt(request, "decompress_response", defaults)
         if decompress and "Accept-Encoding" not in headers:
