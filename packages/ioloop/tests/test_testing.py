@@ -217,6 +217,32 @@ def test_task_failing_while_cancelled_fails_the_test() -> None:
     assert "while it was cancelled after the test" in text
 
 
+def test_a_loop_that_cannot_close_is_a_clear_error() -> None:
+    from squall.testing import _runner
+
+    loops: list[IOLoop] = []
+
+    class Case(AsyncTestCase):
+        def test_it(self) -> None:
+            loops.append(self.io_loop)
+
+            def refuse(all_fds: bool = False) -> None:
+                raise OSError(16, "Device or resource busy")
+
+            self.io_loop.close = refuse  # type: ignore[method-assign]
+
+    text = only_error(run_case(Case, "test_it"))
+    assert "loop could not be closed ([Errno 16] Device or resource busy)" in text
+    assert "left connections or other transports open" in text
+    assert IOLoop.current(instance=False) is None
+    asyncio_loop = loops[0].asyncio_loop
+    assert asyncio_loop in _runner._UNCLOSABLE_LOOPS  # kept, not freed
+    _runner._UNCLOSABLE_LOOPS.remove(asyncio_loop)
+    del loops[0].close
+    loops[0].close()
+    assert asyncio_loop.is_closed()
+
+
 # ------------------------------------------------------------------ stop / wait
 
 

@@ -286,19 +286,37 @@ def shut_down(io_loop: IOLoop, failures: LoopFailures | None) -> None:
         finalize.cancel()
 
 
+#: Loops that refused to close (uvloop does, with EBUSY, while a transport
+#: the test left open is still closing).  They stay referenced for good
+#: rather than being freed while libuv still has live handles in them.
+_UNCLOSABLE_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
 def close_loop(io_loop: IOLoop, previous: IOLoop | None) -> None:
-    """Close ``io_loop`` with its fds and make ``previous`` current again (if open)."""
+    """Close ``io_loop`` with its fds and make ``previous`` current again (if open).
+
+    :raises RuntimeError: if the asyncio loop cannot be closed, naming the
+        likely cause (transports the test left open).
+    """
     from squall.ioloop import IOLoop
 
     if IOLoop.current(instance=False) is io_loop:
         IOLoop.clear_current()
-    io_loop.close(all_fds=True)
     asyncio_loop = io_loop.asyncio_loop
-    if not asyncio_loop.is_closed() and not asyncio_loop.is_running():
-        # An IOLoop closed from one of its own callbacks could not close it.
-        asyncio_loop.close()
-    if previous is not None and not previous.asyncio_loop.is_closed():
-        previous.make_current()
+    try:
+        io_loop.close(all_fds=True)
+        if not asyncio_loop.is_closed() and not asyncio_loop.is_running():
+            # An IOLoop closed from one of its own callbacks could not close it.
+            asyncio_loop.close()
+    except OSError as exc:
+        _UNCLOSABLE_LOOPS.append(asyncio_loop)
+        raise RuntimeError(
+            f"the test's {io_loop.poller} loop could not be closed ({exc}): the test "
+            "probably left connections or other transports open; close them before it ends"
+        ) from exc
+    finally:
+        if previous is not None and not previous.asyncio_loop.is_closed():
+            previous.make_current()
 
 
 def _frames_of(source: object) -> list[tuple[FrameType, int]]:
