@@ -16,7 +16,7 @@ from squall.httputil import (
     ResponseStartLine,
 )
 from squall.log import app_log
-from squall.routing._errors import InvalidRuleError
+from squall.routing._errors import InvalidRuleError, RouteNotFoundError
 from squall.routing._matchers import PathMatches, Rule
 
 __all__ = ["ReversibleRouter", "ReversibleRuleRouter", "Router", "RuleRouter"]
@@ -349,7 +349,10 @@ class ReversibleRuleRouter(ReversibleRouter, RuleRouter):
             return rule.matcher.reverse(*args)
         for rule in self.rules:
             if isinstance(rule.target, ReversibleRouter):
-                found = rule.target.reverse_url(name, *args)
+                try:
+                    found = rule.target.reverse_url(name, *args)
+                except RouteNotFoundError:  # an Application says so by raising
+                    continue
                 if found is not None:
                     return found
         return None

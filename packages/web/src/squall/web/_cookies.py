@@ -24,7 +24,7 @@ import hmac
 import http.cookies
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from squall.escape import utf8
@@ -65,7 +65,7 @@ DEFAULT_SIGNED_VALUE_MIN_VERSION = 1
 # Signed values from the future (clock skew aside) are refused.
 _MAX_FUTURE_SECONDS = 31 * 86400
 
-Secret = str | bytes | dict[int, str | bytes]
+Secret = str | bytes | Mapping[int, str | bytes]
 
 
 def _field(text: bytes) -> bytes:
@@ -112,7 +112,7 @@ def create_signed_value(
     timestamp = b"%d" % int((clock or time.time)())
     encoded = base64.b64encode(utf8(value))
     if version == 1:
-        if isinstance(secret, dict):
+        if isinstance(secret, Mapping):
             raise UsageError("signed values of version 1 cannot use a dict of secrets")
         signature = _signature_v1(secret, utf8(name), encoded, timestamp)
         return b"|".join([encoded, timestamp, signature])
@@ -126,7 +126,7 @@ def create_signed_value(
                 b"",
             ]
         )
-        if isinstance(secret, dict):
+        if isinstance(secret, Mapping):
             if key_version is None or key_version not in secret:
                 raise UsageError(
                     f"cookie_secret is a dict: key_version must name one of its keys, "
@@ -204,7 +204,7 @@ def _timestamp_ok(timestamp: int, max_age_days: float, now: float) -> bool:
 def _decode_v1(
     secret: Secret, name: str, data: bytes, max_age_days: float, now: float
 ) -> bytes | None:
-    if isinstance(secret, dict):
+    if isinstance(secret, Mapping):
         return None
     parts = data.split(b"|")
     if len(parts) != 3:
@@ -249,7 +249,7 @@ def _decode_v2(
     secret: Secret, name: str, data: bytes, max_age_days: float, now: float
 ) -> bytes | None:
     key_version, timestamp, signed_name, encoded, signed, signature = _parse_v2(data)
-    if isinstance(secret, dict):
+    if isinstance(secret, Mapping):
         if key_version not in secret:
             return None
         secret = secret[key_version]
@@ -454,7 +454,7 @@ class _CookieHandler(_InputHandler):
         """
         secret = self._cookie_secret()
         key_version = None
-        if isinstance(secret, dict):
+        if isinstance(secret, Mapping):
             key_version = self.application.settings.get("key_version")
             if key_version is None:
                 raise UsageError("cookie_secret is a dict: set the key_version setting too")

@@ -70,7 +70,11 @@ def _template_location(tb: TracebackType | None) -> str:
         location = locate(tb)
     except Exception:
         return ""
-    return f" (in template {location})" if location else ""
+    if not location:
+        return ""
+    if isinstance(location, tuple) and len(location) == 2:
+        return f" (in template {location[0]}:{location[1]})"
+    return f" (in template {location})"
 
 
 class RequestHandler(_RenderHandler):
@@ -229,6 +233,8 @@ class RequestHandler(_RenderHandler):
                 if not body.done():
                     return self._run_async(body, _BODY)
                 body.result()
+                if self._finished:
+                    return None
             result = self._call_method(method)
             if result is not None:
                 if isinstance(result, asyncio.Future) and result.done():
@@ -272,6 +278,8 @@ class RequestHandler(_RenderHandler):
             if stage == _BODY:
                 if pending is not None:
                     await pending
+                if self._finished:  # answered while the body was streaming in
+                    return
                 result = self._call_method(self.request.method or "")
                 if result is not None:
                     await _awaitable(result)

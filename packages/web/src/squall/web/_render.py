@@ -369,33 +369,18 @@ class _RenderHandler(_XSRFHandler):
     def get_browser_locale(self, default: str = "en_US") -> Any:
         """Return the best supported locale for the request's ``Accept-Language``.
 
-        Languages are tried by decreasing ``q`` (those with ``q=0`` never);
-        ``default`` when the header is absent or names nothing usable.
+        Languages are tried by decreasing ``q`` (those with ``q=0`` never,
+        see :func:`squall.locale.parse_accept_language`); ``default`` when
+        the header is absent or names nothing usable.
 
         .. versionadded:: 0.1.0
         """
         locale = _locale_module()
         header = self.request.headers.get("Accept-Language")
         if header:
-            weighted: list[tuple[float, int, str]] = []
-            for index, item in enumerate(header.split(",")):
-                code, _, params = item.partition(";")
-                code = code.strip()
-                if not code:
-                    continue
-                q = 1.0
-                for param in params.split(";"):
-                    name, _, value = param.partition("=")
-                    if name.strip().lower() == "q":
-                        try:
-                            q = float(value.strip())
-                        except ValueError:
-                            q = 0.0
-                if q > 0:
-                    weighted.append((-q, index, code))
-            if weighted:
-                weighted.sort()
-                return locale.get(*(code for _, _, code in weighted))
+            codes = locale.parse_accept_language(header)
+            if codes:
+                return locale.get(*codes)
         return locale.get(default)
 
     # -- URLs ------------------------------------------------------------------
