@@ -1012,3 +1012,257 @@ async def test_https_through_proxy(
     with pytest.raises(HTTPProxyError) as info:
         await client.fetch(origin.url("/hello"), **options)
     assert info.value.proxy_code == 407
+
+
+# ---------------------------------------------------------------------- the API itself
+
+
+def test_public_api() -> None:
+    import squall.httpclient
+    import squall.simple_httpclient
+
+    assert set(squall.httpclient.__all__) == {
+        "AsyncHTTPClient",
+        "HTTPClient",
+        "HTTPClientError",
+        "HTTPConnectionError",
+        "HTTPError",
+        "HTTPProtocolError",
+        "HTTPProxyError",
+        "HTTPRequest",
+        "HTTPResponse",
+        "HTTPStreamClosedError",
+        "HTTPTLSError",
+        "HTTPTimeoutError",
+        "InvalidRequestError",
+        "ResponseTooLargeError",
+        "TooManyRedirectsError",
+        "_RequestProxy",
+    }
+    assert set(squall.simple_httpclient.__all__) == {
+        "HTTPStreamClosedError",
+        "HTTPTimeoutError",
+        "SimpleAsyncHTTPClient",
+    }
+    for name in squall.httpclient.__all__:
+        obj = getattr(squall.httpclient, name)
+        if not name.startswith("_"):
+            assert obj.__doc__, name
+            assert obj.__module__ == "squall.httpclient", name
+
+
+def test_exception_tree() -> None:
+    for cls in (
+        HTTPConnectionError,
+        HTTPProtocolError,
+        HTTPProxyError,
+        HTTPStreamClosedError,
+        HTTPTimeoutError,
+        HTTPTLSError,
+        InvalidRequestError,
+        ResponseTooLargeError,
+        TooManyRedirectsError,
+    ):
+        assert issubclass(cls, HTTPClientError)
+    assert issubclass(HTTPTLSError, HTTPConnectionError)
+    assert issubclass(HTTPProxyError, HTTPConnectionError)
+    assert issubclass(HTTPTimeoutError, TimeoutError)
+    assert issubclass(InvalidRequestError, ValueError)
+    error = HTTPTimeoutError("Timeout while connecting")
+    assert error.code == 599 and str(error) == "Timeout while connecting"
+    assert str(HTTPClientError(404)) == "HTTP 404: Not Found"
+    assert HTTPClientError(599, "boom").message == "boom"
+    proxy = HTTPProxyError("refused", proxy_code=407)
+    assert proxy.proxy_code == 407 and proxy.code == 599
+
+
+def test_http_request_options() -> None:
+    request = HTTPRequest("http://example.com/", body="é", headers={"a": "1"}, use_gzip=False)
+    assert request.body == "é".encode()
+    assert request.headers["A"] == "1"
+    assert request.decompress_response is False and request.use_gzip is False
+    request.headers = None  # type: ignore[assignment]
+    assert len(request.headers) == 0
+    request.body = None
+    assert request.body is None
+    assert "example.com" in repr(request)
+    assert request.original_request is None
+    assert abs(request.start_time - time.time()) < 5
+
+
+def test_request_proxy_defaults() -> None:
+    from squall.httpclient import _RequestProxy
+
+    request = HTTPRequest("http://example.com/", connect_timeout=3)
+    proxy = _RequestProxy(request, {"connect_timeout": 9, "request_timeout": 7})
+    assert proxy.connect_timeout == 3
+    assert proxy.request_timeout == 7
+    assert proxy.user_agent is None
+    assert _RequestProxy(request, None).request_timeout is None
+
+
+def test_http_response() -> None:
+    import io
+
+    request = HTTPRequest("http://example.com/")
+    response = HTTPResponse(request, 200, buffer=io.BytesIO(b"body"), reason="Fine")
+    assert response.body == b"body" and response.reason == "Fine" and response.error is None
+    assert response.effective_url == "http://example.com/"
+    response.rethrow()
+    missing = HTTPResponse(request, 404)
+    assert missing.body == b"" and missing.reason == "Not Found"
+    assert isinstance(missing.error, HTTPClientError) and missing.error.response is missing
+    with pytest.raises(HTTPClientError):
+        missing.rethrow()
+    failed = HTTPResponse(request, 599, error=HTTPTimeoutError("slow"))
+    assert isinstance(failed.error, HTTPTimeoutError)
+    assert "599" in repr(failed)
+
+
+async def test_shared_instance_per_loop(io_loop: Any) -> None:
+    from squall.simple_httpclient import SimpleAsyncHTTPClient
+
+    with AsyncHTTPClient.configured(None):
+        shared = AsyncHTTPClient()
+        assert isinstance(shared, SimpleAsyncHTTPClient)
+        assert AsyncHTTPClient() is shared
+        assert AsyncHTTPClient(io_loop) is shared  # Tornado 4's positional io_loop
+        own = AsyncHTTPClient(force_instance=True)
+        assert own is not shared
+        own.close()
+        shared.close()
+        renewed = AsyncHTTPClient()
+        assert renewed is not shared
+        renewed.close()
+
+
+def test_one_instance_per_loop() -> None:
+    from squall.ioloop import IOLoop
+
+    loops = [IOLoop(make_current=False) for _ in range(2)]
+    try:
+        clients = [
+            loop.run_sync(lambda: AsyncHTTPClient())  # noqa: PLW0108
+            for loop in loops
+        ]
+        assert clients[0] is not clients[1]
+        assert loops[0].run_sync(lambda: AsyncHTTPClient()) is clients[0]  # noqa: PLW0108
+        for client in clients:
+            client.close()
+    finally:
+        for loop in loops:
+            loop.close(all_fds=True)
+
+
+async def test_configure_kwargs(io_loop: Any) -> None:
+    with AsyncHTTPClient.configured(None, max_clients=3, defaults={"user_agent": "cfg"}):
+        client = AsyncHTTPClient(force_instance=True)
+        try:
+            assert client.max_clients == 3  # type: ignore[attr-defined]
+            assert client.defaults["user_agent"] == "cfg"
+            assert client.defaults["request_timeout"] == 20.0
+        finally:
+            client.close()
+
+
+async def test_configure_curl(io_loop: Any) -> None:
+    pytest.importorskip("pycurl", reason="pycurl is not installed")
+    from squall.curl_httpclient import CurlAsyncHTTPClient
+
+    with AsyncHTTPClient.configured("squall.curl_httpclient.CurlAsyncHTTPClient", max_clients=4):
+        client = AsyncHTTPClient(force_instance=True)
+        try:
+            assert isinstance(client, CurlAsyncHTTPClient)
+            assert client.max_clients == 4
+        finally:
+            client.close()
+
+
+def _serve_in_thread() -> tuple[int, Callable[[], None]]:
+    """An HTTPServer with an echo route on its own loop in a thread."""
+    import threading
+
+    from squall.httpserver import HTTPServer
+    from squall.ioloop import IOLoop
+    from squall.netutil import bind_sockets
+
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = IOLoop(make_current=True)
+        state["loop"] = loop
+
+        def setup() -> None:
+            server = HTTPServer(
+                lambda r: {"/hello": hello, "/missing": status(404)}.get(r.path, echo)(r)
+            )
+            socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+            server.add_sockets(socks)
+            state["port"] = socks[0].getsockname()[1]
+            state["server"] = server
+            ready.set()
+
+        loop.add_callback(setup)
+        loop.start()
+        server = state["server"]
+        server.stop()
+        loop.run_sync(lambda: server.close_all_connections(2))
+        loop.close(all_fds=True)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+
+    def stop() -> None:
+        state["loop"].add_callback(state["loop"].stop)
+        thread.join(10)
+
+    return state["port"], stop
+
+
+def test_blocking_client() -> None:
+    from squall.httpclient import HTTPClient
+
+    port, stop = _serve_in_thread()
+    try:
+        client = HTTPClient()
+        try:
+            response = client.fetch(f"http://127.0.0.1:{port}/hello")
+            assert response.code == 200 and response.body == b"Hello world!"
+            response = client.fetch(f"http://127.0.0.1:{port}/echo", method="POST", body=b"x")
+            assert response.body.endswith(b"\n\nx")
+            with pytest.raises(HTTPClientError) as info:
+                client.fetch(f"http://127.0.0.1:{port}/missing")
+            assert info.value.code == 404
+            response = client.fetch(f"http://127.0.0.1:{port}/missing", raise_error=False)
+            assert response.code == 404
+            with pytest.raises(HTTPConnectionError):
+                client.fetch("http://127.0.0.1:1/")
+        finally:
+            client.close()
+        client.close()  # idempotent
+        with pytest.raises(RuntimeError, match="closed"):
+            client.fetch(f"http://127.0.0.1:{port}/hello")
+    finally:
+        stop()
+
+
+def test_blocking_client_refuses_running_loop() -> None:
+    from squall.httpclient import HTTPClient
+    from squall.ioloop import IOLoop
+
+    client = HTTPClient()
+    loop = IOLoop(make_current=False)
+    try:
+        with pytest.raises(RuntimeError, match="running"):
+            loop.run_sync(lambda: client.fetch("http://127.0.0.1:1/"))
+
+        async def construct() -> None:
+            HTTPClient()
+
+        with pytest.raises(RuntimeError, match="await client.fetch"):
+            loop.run_sync(construct)
+    finally:
+        loop.close(all_fds=True)
+        client.close()

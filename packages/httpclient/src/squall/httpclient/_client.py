@@ -324,8 +324,21 @@ class HTTPClient:
         if self._closed:
             return
         self._closed = True
-        self._async_client.close()
-        self._io_loop.close(all_fds=True)
+        client = self._async_client
+
+        async def shut_down() -> None:
+            client.close()
+            # Let the transports of the closed connections finish closing.
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+        try:
+            if asyncio._get_running_loop() is None:
+                self._io_loop.run_sync(shut_down)
+            else:  # pragma: no cover - garbage-collected while some loop runs
+                client.close()
+        finally:
+            self._io_loop.close(all_fds=True)
 
     def fetch(self, request: str | HTTPRequest, **kwargs: Any) -> HTTPResponse:
         """Fetch ``request`` and return the :class:`.HTTPResponse`.
