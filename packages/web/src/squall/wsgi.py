@@ -77,7 +77,7 @@ __all__ = ["WSGIApplicationError", "WSGIContainer"]
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 _StartResponse = Callable[..., Callable[[bytes], None]]
-WSGIApplication = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
+_WSGIApp = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
 
 # Headers that describe one connection, not the response (RFC 9110 7.6.1):
 # the server sets the ones it needs; PEP 3333 forbids applications to.
@@ -145,7 +145,7 @@ class WSGIContainer:
 
     def __init__(
         self,
-        wsgi_application: WSGIApplication,
+        wsgi_application: _WSGIApp,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self.wsgi_application = wsgi_application
@@ -328,7 +328,8 @@ class _Response:
         await self._send_pending()
         total = self.sent + sum(map(len, pieces))
         declared = self.declared_length
-        if declared is not None and total != declared:
+        # A HEAD answer may leave the body out and keep the GET length.
+        if declared is not None and total != declared and not self.is_head:
             raise WSGIApplicationError(
                 f"the body has {total} bytes but its Content-Length is {declared}"
             )
@@ -356,7 +357,7 @@ class _Response:
         if self.status is None:
             raise WSGIApplicationError("the body started before start_response() was called")
         declared = self.declared_length
-        if declared is not None and self.sent + len(data) > declared:
+        if declared is not None and self.sent + len(data) > declared and not self.is_head:
             raise WSGIApplicationError(
                 f"the body is longer than its Content-Length ({declared} bytes)"
             )
@@ -368,7 +369,7 @@ class _Response:
         if not self.headers_sent:
             await self._write_headers(connection, data)
         else:
-            await connection.write(data)
+            await _written(connection.write(data))
 
     async def finish(self) -> None:
         await self._send_pending()
@@ -376,7 +377,12 @@ class _Response:
             raise WSGIApplicationError("the application returned without calling start_response()")
         declared = self.declared_length
         code = self.status[0]
-        if declared is not None and self.sent != declared and not _bodiless(code):
+        if (
+            declared is not None
+            and self.sent != declared
+            and not _bodiless(code)
+            and not self.is_head
+        ):
             raise WSGIApplicationError(
                 f"the body has {self.sent} bytes but its Content-Length is {declared}"
             )
@@ -457,8 +463,10 @@ class _Response:
         if "Server" not in headers:
             headers["Server"] = _SERVER_HEADER
         self.headers_sent = True
-        await connection.write_headers(
-            ResponseStartLine("HTTP/1.1", code, reason), headers, first_chunk
+        await _written(
+            connection.write_headers(
+                ResponseStartLine("HTTP/1.1", code, reason), headers, first_chunk
+            )
         )
 
     def _stream_closed(self) -> bool:
@@ -485,6 +493,20 @@ class _Response:
         else:
             log_method = access_log.error
         log_method("%d %s %.2fms", status_code, _summary(request), 1000.0 * request.request_time())
+
+
+async def _written(future: asyncio.Future[None]) -> None:
+    """Wait for a write; if it was done at once, still let the loop run once.
+
+    A lost connection is only noticed in a later loop iteration, and the
+    transport drops writes silently until then: without this, a body
+    produced on the loop's thread could spin on a dead connection.
+    """
+    if future.done():
+        future.result()
+        await asyncio.sleep(0)
+    else:
+        await future
 
 
 def _summary(request: HTTPServerRequest) -> str:
