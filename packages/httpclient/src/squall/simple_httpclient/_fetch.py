@@ -111,12 +111,10 @@ class Fetch(HTTPMessageDelegate):
         "expect_continue",
         "finished",
         "follow",
-        "h1",
         "header_callback",
         "headers",
         "host",
         "key",
-        "leftover",
         "method",
         "params",
         "phase",
@@ -147,7 +145,6 @@ class Fetch(HTTPMessageDelegate):
     headers: HTTPHeaders
     host: str
     key: Hashable
-    leftover: bool
     method: str
     params: HTTP1ConnectionParameters
     port: int
@@ -167,7 +164,6 @@ class Fetch(HTTPMessageDelegate):
         self.phase = _QUEUE
         self.queue_time = 0.0
         self.connect_time = 0.0
-        self.h1: HTTP1Connection | None = None
         self.continue_future: asyncio.Future[bool] | None = None
         self.digest_pending = False
         self.follow = False
@@ -547,23 +543,22 @@ class Fetch(HTTPMessageDelegate):
         self.finished = False
         self.closed_early = False
         self.discard_body = False
-        self.leftover = False
         stream = conn.stream
         producer = self.body_producer
         if self.expect_continue:
             keep = await self._exchange_expect_continue(stream)
         elif producer is None:
-            self.h1 = h1 = HTTP1Connection(stream, True, self.params)
+            h1 = HTTP1Connection(stream, True, self.params)
             h1.write_headers(self.start_line, self.request_headers, self.body)
             h1.finish()
             keep = await h1.read_response(self)
         else:
-            self.h1 = h1 = HTTP1Connection(stream, True, self.params)
+            h1 = HTTP1Connection(stream, True, self.params)
             h1.write_headers(self.start_line, self.request_headers)
             keep = await self._read_while_producing(h1, stream, producer, None)
         if not self.finished:
             raise HTTPStreamClosedError(self._closed_message(None))
-        return keep and not self.leftover and not stream.closed()
+        return keep and not stream.closed()
 
     async def _read_while_producing(
         self,
@@ -617,7 +612,7 @@ class Fetch(HTTPMessageDelegate):
     async def _exchange_expect_continue(self, stream: Any) -> bool:
         waiter: asyncio.Future[bool] = self.client._loop.create_future()
         self.continue_future = waiter
-        self.h1 = h1 = HTTP1Connection(_ContinueWatcher(stream, waiter), True, self.params)
+        h1 = HTTP1Connection(_ContinueWatcher(stream, waiter), True, self.params)
         h1.write_headers(self.start_line, self.request_headers)
         reader = asyncio.ensure_future(h1.read_response(self))
         try:
@@ -678,16 +673,6 @@ class Fetch(HTTPMessageDelegate):
     def finish(self) -> None:
         """The response is complete."""
         self.finished = True
-        h1 = self.h1
-        if h1 is not None:
-            # Ends the exchange: read_response returns instead of waiting for
-            # a server-side finish that a client connection never has.
-            try:
-                h1.detach()
-            except AttributeError:
-                # Bytes beyond the response could not be handed back to the
-                # stream: the server sent more than it declared.
-                self.leftover = True
 
     def on_connection_close(self) -> None:
         """The connection closed before the response was complete."""
