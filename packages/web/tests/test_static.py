@@ -963,3 +963,48 @@ async def test_read_error_is_500_or_closed_never_a_hang(
         assert (await s.fetch("/hello.txt")).code == 200
     finally:
         await s.close()
+
+
+async def test_static_handler_args_setting(io_loop: IOLoop, root: Path) -> None:
+    s = Server(
+        Application(static_path=str(root), static_handler_args={"default_filename": "index.html"})
+    )
+    try:
+        assert (await s.fetch("/static/dir/")).body == b"<p>index</p>\n"
+        assert (await s.fetch("/static/dir")).headers["Location"] == "/static/dir/"
+    finally:
+        await s.close()
+
+
+def test_public_api() -> None:
+    # Tornado's StaticFileHandler API, which subclasses build on.
+    for name in (
+        "initialize",
+        "get",
+        "head",
+        "reset",
+        "get_absolute_path",
+        "validate_absolute_path",
+        "get_content",
+        "get_content_version",
+        "get_content_size",
+        "get_modified_time",
+        "get_content_type",
+        "set_headers",
+        "should_return_304",
+        "compute_etag",
+        "set_extra_headers",
+        "get_cache_time",
+        "make_static_url",
+        "get_version",
+        "parse_url_path",
+        "_get_cached_version",
+    ):
+        assert callable(getattr(StaticFileHandler, name)), name
+    assert StaticFileHandler.CACHE_MAX_AGE == TEN_YEARS
+    assert issubclass(StaticFileHandler, RequestHandler)
+    import squall.web
+    import squall.web._static
+
+    assert squall.web.StaticFileHandler is StaticFileHandler
+    assert squall.web._static.__all__ == ["StaticFileHandler"]

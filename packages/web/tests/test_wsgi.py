@@ -948,3 +948,14 @@ async def test_flask_app(serve: Callable[..., Server]) -> None:
     assert head.code == 200
     assert head.body == b""
     assert int(head.headers["Content-Length"]) == len(response.body)
+
+
+def test_public_api() -> None:
+    import squall.wsgi
+
+    assert squall.wsgi.__all__ == ["WSGIApplicationError", "WSGIContainer"]
+    container = WSGIContainer(hello_app)
+    assert container.wsgi_application is hello_app
+    assert container.executor is None
+    assert callable(container.environ)
+    assert callable(container.handle_request)
