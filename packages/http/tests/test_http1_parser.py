@@ -12,7 +12,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from squall.http1connection._parser import (
     CHUNKED,
     LENGTH,

@@ -8,7 +8,7 @@ import importlib.util
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,11 @@ class Server:
 
 
 @pytest.fixture
-async def server(io_loop: IOLoop) -> AsyncIterator[Server]:
+def server(io_loop: IOLoop) -> Iterator[Server]:
     s = Server(echo_app)
     yield s
     s.server.stop()
-    await s.server.close_all_connections(1)
+    io_loop.run_sync(lambda: s.server.close_all_connections(1))
 
 
 def status_of(response: bytes) -> int:

@@ -335,7 +335,11 @@ class HTTP1Connection(HTTPConnection):
             buf = reader.buf
             end = buf.find(_HEAD_END, scan)
             if end >= 0:
-                if end + 4 > limit:
+                if end + 4 > limit or (
+                    end > params.max_request_line
+                    and not self.is_client
+                    and buf.find(b"\r\n", 0, params.max_request_line + 2) < 0
+                ):
                     self._raise_head_too_large(buf)
                 reader.buf = buf[end + 4 :]
                 return buf[:end]
