@@ -166,6 +166,23 @@ def test_get_new_ioloop_can_be_overridden() -> None:
     assert run_case(Case, "test_it").wasSuccessful()
 
 
+def test_loop_closed_when_a_subclass_set_up_fails() -> None:
+    loops: list[IOLoop] = []
+
+    class Case(AsyncTestCase):
+        def setUp(self) -> None:
+            super().setUp()
+            loops.append(self.io_loop)
+            raise KeyError("setUp broke")
+
+        def test_it(self) -> None:
+            pass
+
+    assert "KeyError: 'setUp broke'" in only_error(run_case(Case, "test_it"))
+    assert loops[0].asyncio_loop.is_closed()
+    assert IOLoop.current(instance=False) is None
+
+
 def test_tear_down_closes_registered_fds() -> None:
     pair: list[socket.socket] = []
 
@@ -1273,9 +1290,12 @@ def test_plugin_module_level_gen_test_marker(inner: pytest.Pytester) -> None:
         @gen.coroutine
         def test_decorated():
             yield gen.sleep(0.001)
+
+        def test_plain_function_is_left_alone(io_loop):
+            assert io_loop.run_sync(lambda: gen.maybe_future(1)) == 1
         """,
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_plugin_unittest_cases_are_not_touched(inner: pytest.Pytester) -> None:

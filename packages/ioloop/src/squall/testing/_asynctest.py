@@ -110,6 +110,13 @@ class AsyncTestCase(unittest.TestCase):
         self.io_loop = self.get_new_ioloop()
         self.io_loop.make_current()
         self._squall_failures = LoopFailures(self.io_loop)
+        # unittest skips tearDown when a subclass's setUp fails after this one
+        # succeeded, but still runs cleanups: close the loop there then.
+        self.addCleanup(self._squall_close_if_still_open)
+
+    def _squall_close_if_still_open(self) -> None:
+        if self._squall_failures is not None:
+            self._squall_close_loop()
 
     def tearDown(self) -> None:
         """Cancel the loop's pending tasks, close it, and report swallowed failures.

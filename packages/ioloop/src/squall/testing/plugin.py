@@ -108,9 +108,16 @@ def _runs_on_loop(item: pytest.Function) -> bool:
         return False
     if any(item.get_closest_marker(name) is not None for name in _FOREIGN_MARKERS):
         return False
-    if item.get_closest_marker("gen_test") is not None:
+    func = item.obj
+    if inspect.iscoroutinefunction(func):
         return True
-    return inspect.iscoroutinefunction(item.obj)
+    if item.get_closest_marker("gen_test") is None:
+        return False
+    # Marked: generator functions and @gen.coroutine ones; a plain function
+    # (say under a module-wide marker) is left to pytest.
+    from squall.gen import is_coroutine_function
+
+    return inspect.isgeneratorfunction(func) or is_coroutine_function(func)
 
 
 def _marked_gen_test(collector: pytest.Module | pytest.Class, obj: object) -> bool:
