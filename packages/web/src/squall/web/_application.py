@@ -446,6 +446,7 @@ class Application(ReversibleRouter):
         #: The top router: host rules, then the wildcard router.
         self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
         self._fast_routing = type(self).find_handler is Application.find_handler
+        self._plain_access_log = type(self).log_request is Application.log_request
         self._reset_caches = not settings.get("compiled_template_cache", True) or not settings.get(
             "static_hash_cache", True
         )

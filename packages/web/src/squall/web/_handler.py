@@ -25,6 +25,18 @@ from squall.httputil import HTTPInputError, HTTPServerRequest
 from squall.iostream import StreamClosedError
 from squall.log import app_log, gen_log
 from squall.web._errors import Finish, HTTPError
+from squall.web._output import (
+    _DEFAULT_HEADERS,
+    _FLAGS,
+    _NO_TRANSFORMS,
+    F_CUSTOM_ETAG,
+    F_CUSTOM_STATUS,
+    F_DEFAULT_HEADERS,
+    F_INITIALIZE,
+    F_ON_FINISH,
+    F_PREPARE,
+    _OutputHandler,
+)
 from squall.web._render import _RenderHandler
 
 if TYPE_CHECKING:
@@ -77,6 +89,32 @@ def _template_location(tb: TracebackType | None) -> str:
     return f" (in template {location})"
 
 
+def _hook_flags(cls: type[RequestHandler]) -> int:
+    """Which hooks ``cls`` overrides, computed once per class."""
+    base = RequestHandler
+    flags = 0
+    if cls.set_default_headers is not base.set_default_headers:
+        flags |= F_DEFAULT_HEADERS
+    if cls.initialize is not base.initialize:
+        flags |= F_INITIALIZE
+    if cls.prepare is not base.prepare:
+        flags |= F_PREPARE
+    if cls.on_finish is not base.on_finish:
+        flags |= F_ON_FINISH
+    if (
+        cls.set_etag_header is not _OutputHandler.set_etag_header
+        or cls.compute_etag is not _OutputHandler.compute_etag
+        or cls.check_etag_header is not _OutputHandler.check_etag_header
+    ):
+        flags |= F_CUSTOM_ETAG
+    if cls.get_status is not _OutputHandler.get_status or (
+        cls._request_summary is not _OutputHandler._request_summary
+    ):
+        flags |= F_CUSTOM_STATUS
+    _FLAGS[cls] = flags
+    return flags
+
+
 class RequestHandler(_RenderHandler):
     """Base class of the handlers an ``Application`` routes requests to.
 
@@ -104,14 +142,34 @@ class RequestHandler(_RenderHandler):
     _stream_request_body = False
 
     def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
-        super().__init__(application, request)
+        cls = type(self)
+        flags = _FLAGS.get(cls)
+        if flags is None:
+            flags = _hook_flags(cls)
+        self._flags = flags
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._connection_closed = False
+        self._close_callback_set = False
+        self._transforms = _NO_TRANSFORMS
+        self._new_cookie = None
+        self._headers = _DEFAULT_HEADERS.copy()
+        self._write_buffer = []
+        self._status_code = 200
+        self._reason = "OK"
         self.path_args = []
         self.path_kwargs = {}
         self._prepared_future: asyncio.Future[None] | None = None
         self._task: asyncio.Future[None] | None = None
+        if flags & F_DEFAULT_HEADERS:
+            self.set_default_headers()
         if self._stream_request_body:
             self._watch_connection()
-        self.initialize(**kwargs)
+        if kwargs or flags & F_INITIALIZE:
+            self.initialize(**kwargs)
 
     def _initialize(self) -> None:
         """Hook: receives the keyword arguments of the route (its third item).
@@ -221,9 +279,10 @@ class RequestHandler(_RenderHandler):
                 }
             if method not in _XSRF_EXEMPT and self.application.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()
-            result = self.prepare()
-            if result is not None:
-                return self._run_async(result, _PREPARE)
+            if self._flags & F_PREPARE:
+                result = self.prepare()
+                if result is not None:
+                    return self._run_async(result, _PREPARE)
             if self._prepared_future is not None:
                 self._prepared_future.set_result(None)
             if self._finished:
@@ -235,7 +294,10 @@ class RequestHandler(_RenderHandler):
                 body.result()
                 if self._finished:
                     return None
-            result = self._call_method(method)
+            function = getattr(self, _METHOD_ATTRS.get(method) or method.lower(), None)
+            if function is None:
+                raise HTTPError(405)
+            result = function(*self.path_args, **self.path_kwargs)
             if result is not None:
                 if isinstance(result, asyncio.Future) and result.done():
                     result.result()

@@ -17,6 +17,7 @@ import asyncio
 import datetime
 import hashlib
 import http.cookies
+import logging
 import re
 import traceback
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from squall.httputil import (
     format_timestamp,
     responses,
 )
-from squall.log import app_log, gen_log
+from squall.log import access_log, app_log, gen_log
 from squall.web._errors import HTTPError, MissingSettingError, UnsafeHeaderError, UsageError
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ _ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
 # Status lines are immutable named tuples: build each one once.
 _START_LINES: dict[tuple[int, str], ResponseStartLine] = {}
 
+_INFO = logging.INFO
+_WARNING = logging.WARNING
+_ERROR = logging.ERROR
+
 _OK_LINE = ResponseStartLine("HTTP/1.1", 200, "OK")
 
 _NO_TRANSFORMS: tuple[OutputTransform, ...] = ()
@@ -68,6 +73,16 @@ _REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type
 
 # What each handler class allows, for the Allow header of a 405.
 _ALLOWED_CACHE: dict[type, str] = {}
+
+# Which hooks a handler class overrides (see ``_hook_flags``): the hot path
+# skips calling the ones that would do nothing.
+F_DEFAULT_HEADERS = 1
+F_INITIALIZE = 2
+F_PREPARE = 4
+F_ON_FINISH = 8
+F_CUSTOM_ETAG = 16
+F_CUSTOM_STATUS = 32
+_FLAGS: dict[type, int] = {}
 
 
 def _check_header_name(name: str) -> None:
@@ -136,21 +151,14 @@ class _OutputHandler:
     _new_cookie: dict[str, http.cookies.Morsel[str]] | None
     SUPPORTED_METHODS: Sequence[str]
 
-    def __init__(self, application: Application, request: HTTPServerRequest) -> None:
-        self.application = application
-        self.request = request
-        self._headers_written = False
-        self._finished = False
-        self._auto_finish = True
-        self._connection_closed = False
-        self._close_callback_set = False
-        self._transforms: Sequence[OutputTransform] = _NO_TRANSFORMS
-        self._new_cookie = None
-        self._headers = _DEFAULT_HEADERS.copy()
-        self._write_buffer = []
-        self._status_code = 200
-        self._reason = "OK"
-        self.set_default_headers()
+    # The state below is set by ``RequestHandler.__init__`` in one place.
+    _flags: int
+    _headers_written: bool
+    _finished: bool
+    _auto_finish: bool
+    _connection_closed: bool
+    _close_callback_set: bool
+    _transforms: Sequence[OutputTransform]
 
     # -- settings ------------------------------------------------------------
 
@@ -371,12 +379,22 @@ class _OutputHandler:
             raise UsageError("finish() called twice")
         if chunk is not None:
             self.write(chunk)
+        request = self.request
+        flags = self._flags
         if not self._headers_written:
             status = self._status_code
             headers = self._headers
-            if status == 200 and self.request.method in ("GET", "HEAD") and "Etag" not in headers:
-                self.set_etag_header()
-                if self.check_etag_header():
+            if status == 200 and request.method in ("GET", "HEAD") and "Etag" not in headers:
+                if flags & F_CUSTOM_ETAG:
+                    self.set_etag_header()
+                    not_modified = self.check_etag_header()
+                else:
+                    # The default tag needs no checking; If-None-Match is rare.
+                    buffer = self._write_buffer
+                    digest = hashlib.sha1(buffer[0] if len(buffer) == 1 else b"".join(buffer))
+                    headers["Etag"] = f'"{digest.hexdigest()}"'
+                    not_modified = "If-None-Match" in request.headers and self.check_etag_header()
+                if not_modified:
                     self._write_buffer = []
                     self.set_status(304)
                     status = 304
@@ -394,11 +412,21 @@ class _OutputHandler:
         future = self.flush(include_footers=True)
         self._finished = True
         try:
-            self.request.connection.finish()  # type: ignore[union-attr]  # flush checked it
+            request.connection.finish()  # type: ignore[union-attr]  # flush checked it
         finally:
-            self.application.log_request(self)  # type: ignore[arg-type]
-            self.on_finish()
-            self._break_cycles()
+            application = self.application
+            if application._plain_access_log and not flags & F_CUSTOM_STATUS:
+                # Application.log_request, minus the calls when it would not log.
+                status = self._status_code
+                level = _INFO if status < 400 else _WARNING if status < 500 else _ERROR
+                if access_log.isEnabledFor(level) or "log_function" in application.settings:
+                    application.log_request(self)  # type: ignore[arg-type]
+            else:
+                application.log_request(self)  # type: ignore[arg-type]
+            if flags & F_ON_FINISH:
+                self.on_finish()
+            if self._close_callback_set or "_ui" in self.__dict__:
+                self._break_cycles()
         return future
 
     def on_finish(self) -> None:
