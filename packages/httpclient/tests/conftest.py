@@ -95,6 +95,9 @@ def client_factory(io_loop: Any, impl: str) -> Iterator[Callable[..., AsyncHTTPC
     yield factory
     for client in made:
         client.close()
+    if made:
+        # Let the transports of the pooled connections finish closing.
+        io_loop.run_sync(lambda: asyncio.sleep(0.01), timeout=5)
 
 
 @pytest.fixture
