@@ -85,6 +85,7 @@ _REQUEST = 2
 _REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
 _IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
+_BODYLESS_STANDARD_METHODS = frozenset(["GET", "HEAD", "DELETE", "OPTIONS"])
 # Fields that describe a body and go when a redirect turns the request into a GET.
 _BODY_FIELDS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 # Credentials that must not follow a redirect to another origin.
@@ -305,15 +306,16 @@ class Fetch(HTTPMessageDelegate):
         target = parse_url(url)
         self.url = url
         method = request.method
-        allow_nonstandard = _opt(request, "allow_nonstandard_methods", defaults)
-        check_method(method, allow_nonstandard)
-        self.method = method
-        body = request.body
+        body = request._body
         producer = request.body_producer
-        check_body(method, body, producer is not None, allow_nonstandard)
+        if method not in _BODYLESS_STANDARD_METHODS or body is not None or producer is not None:
+            allow_nonstandard = _opt(request, "allow_nonstandard_methods", defaults)
+            check_method(method, allow_nonstandard)
+            check_body(method, body, producer is not None, allow_nonstandard)
+        self.method = method
         self.body = body
         self.body_producer = producer
-        user_headers = request.headers
+        user_headers = request._headers
         if user_headers:
             check_headers(user_headers)
             if "Transfer-Encoding" in user_headers:
@@ -330,18 +332,26 @@ class Fetch(HTTPMessageDelegate):
         if "Host" not in headers:
             headers["Host"] = target.host_header
         if "User-Agent" not in headers:
-            user_agent = _opt(request, "user_agent", defaults)
+            user_agent = request.user_agent
+            if user_agent is None:
+                user_agent = defaults.get("user_agent")
             if user_agent:
                 check_text("user_agent (the User-Agent header)", user_agent)
             headers["User-Agent"] = user_agent or client._user_agent
-        decompress = _opt(request, "decompress_response", defaults)
+        decompress = request.decompress_response
+        if decompress is None:
+            decompress = defaults.get("decompress_response")
         if decompress and "Accept-Encoding" not in headers:
             headers["Accept-Encoding"] = "gzip"
         if authorization is not None:
             headers["Authorization"] = authorization
         else:
-            username = _opt(request, "auth_username", defaults)
-            password = _opt(request, "auth_password", defaults)
+            username = request.auth_username
+            if username is None:
+                username = defaults.get("auth_username")
+            password = request.auth_password
+            if password is None:
+                password = defaults.get("auth_password")
             if username is None and target.userinfo is not None:
                 username, password = target.userinfo
             if username is not None:
@@ -370,15 +380,18 @@ class Fetch(HTTPMessageDelegate):
             headers["Expect"] = "100-continue"
         self.expect_continue = expect_continue
 
-        proxy_host = _opt(request, "proxy_host", defaults)
+        proxy_host = request.proxy_host
+        if proxy_host is None:
+            proxy_host = defaults.get("proxy_host")
         path = target.path
         key: Hashable
-        source_ip = _opt(request, "network_interface", defaults)
-        af = (
-            socket.AF_UNSPEC
-            if _opt(request, "allow_ipv6", defaults) is not False
-            else socket.AF_INET
-        )
+        source_ip = request.network_interface
+        if source_ip is None:
+            source_ip = defaults.get("network_interface")
+        allow_ipv6 = request.allow_ipv6
+        if allow_ipv6 is None:
+            allow_ipv6 = defaults.get("allow_ipv6")
+        af = socket.AF_INET if allow_ipv6 is False else socket.AF_UNSPEC
         self.source_ip = source_ip
         self.af = af
         if proxy_host:
@@ -406,11 +419,13 @@ class Fetch(HTTPMessageDelegate):
         self.key = key
         self.start_line = RequestStartLine(method, path, "HTTP/1.1")
         self.request_headers = headers
-        self.params = client._params(
-            bool(decompress),
-            _opt(request, "max_header_size", defaults),
-            _opt(request, "max_body_size", defaults),
-        )
+        max_header_size = request.max_header_size
+        if max_header_size is None:
+            max_header_size = defaults.get("max_header_size")
+        max_body_size = request.max_body_size
+        if max_body_size is None:
+            max_body_size = defaults.get("max_body_size")
+        self.params = client._params(bool(decompress), max_header_size, max_body_size)
         self.streaming_callback = request.streaming_callback
         self.header_callback = request.header_callback
 
