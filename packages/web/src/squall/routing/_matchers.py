@@ -249,6 +249,8 @@ def _unquote_or_none(value: str | None) -> bytes | None:
     """Percent-decode a path group to bytes (``None`` for a group that did not match)."""
     if value is None:
         return None
+    if "%" not in value:
+        return value.encode()
     return url_unescape(value, encoding=None, plus=False)
 
 

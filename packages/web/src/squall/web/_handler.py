@@ -17,18 +17,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from squall.httputil import HTTPInputError, HTTPServerRequest
 from squall.iostream import StreamClosedError
 from squall.log import app_log, gen_log
 from squall.web._errors import Finish, HTTPError
+from squall.web._input import _InputHandler
 from squall.web._output import (
     _DEFAULT_HEADERS,
     _FLAGS,
-    _NO_TRANSFORMS,
+    F_CUSTOM_DECODE,
     F_CUSTOM_ETAG,
     F_CUSTOM_STATUS,
     F_DEFAULT_HEADERS,
@@ -111,6 +112,8 @@ def _hook_flags(cls: type[RequestHandler]) -> int:
         cls._request_summary is not _OutputHandler._request_summary
     ):
         flags |= F_CUSTOM_STATUS
+    if cls.decode_argument is not _InputHandler.decode_argument:
+        flags |= F_CUSTOM_DECODE
     _FLAGS[cls] = flags
     return flags
 
@@ -140,6 +143,13 @@ class RequestHandler(_RenderHandler):
     SUPPORTED_METHODS: Sequence[str] = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
     _stream_request_body = False
+    _prepared_future: asyncio.Future[None] | None = None
+    _task: asyncio.Future[None] | None = None
+    #: The positional path arguments, decoded (set before ``prepare``; a
+    #: list when the route has groups).
+    path_args: Sequence[Any] = ()
+    #: The named path arguments, decoded (set before ``prepare``).
+    path_kwargs: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
         cls = type(self)
@@ -149,21 +159,10 @@ class RequestHandler(_RenderHandler):
         self._flags = flags
         self.application = application
         self.request = request
-        self._headers_written = False
-        self._finished = False
-        self._auto_finish = True
-        self._connection_closed = False
-        self._close_callback_set = False
-        self._transforms = _NO_TRANSFORMS
-        self._new_cookie = None
         self._headers = _DEFAULT_HEADERS.copy()
         self._write_buffer = []
         self._status_code = 200
         self._reason = "OK"
-        self.path_args = []
-        self.path_kwargs = {}
-        self._prepared_future: asyncio.Future[None] | None = None
-        self._task: asyncio.Future[None] | None = None
         if flags & F_DEFAULT_HEADERS:
             self.set_default_headers()
         if self._stream_request_body:
@@ -270,13 +269,15 @@ class RequestHandler(_RenderHandler):
             method = request.method or ""
             if method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            if args:
-                self.path_args = [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
-            if kwargs:
-                self.path_kwargs = {
+            self.path_args = [self.decode_argument(arg) for arg in args] if args else []  # type: ignore[arg-type]
+            self.path_kwargs = (
+                {
                     name: self.decode_argument(value, name=name)  # type: ignore[arg-type]
                     for name, value in kwargs.items()
                 }
+                if kwargs
+                else {}
+            )
             if method not in _XSRF_EXEMPT and self.application.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()
             if self._flags & F_PREPARE:

@@ -7,10 +7,11 @@ only decodes and cleans the values a handler asks for.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from squall.web._errors import HTTPError, MissingArgumentError
-from squall.web._output import _OutputHandler
+from squall.web._output import F_CUSTOM_DECODE, _OutputHandler
 
 __all__: list[str] = []
 
@@ -34,10 +35,8 @@ _ARG_DEFAULT: Any = _ArgDefaultMarker()
 class _InputHandler(_OutputHandler):
     """Argument access for a request handler (see ``RequestHandler``)."""
 
-    #: The positional path arguments, decoded (set before ``prepare``).
-    path_args: list[Any]
-    #: The named path arguments, decoded (set before ``prepare``).
-    path_kwargs: dict[str, Any]
+    path_args: Sequence[Any]
+    path_kwargs: Mapping[str, Any]
 
     @overload
     def get_argument(self, name: str, default: str = ..., strip: bool = True) -> str: ...
@@ -113,7 +112,13 @@ class _InputHandler(_OutputHandler):
         return [self._clean(name, value, strip) for value in source.get(name, ())]
 
     def _clean(self, name: str, raw: bytes, strip: bool) -> Any:
-        value = self.decode_argument(raw, name=name)
+        if self._flags & F_CUSTOM_DECODE:
+            value = self.decode_argument(raw, name=name)
+        else:
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                value = self.decode_argument(raw, name=name)  # raises the 400
         if isinstance(value, str):
             if not value.isprintable():
                 value = _CONTROL_CHARS_RE.sub(" ", value)

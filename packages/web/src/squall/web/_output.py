@@ -82,6 +82,7 @@ F_PREPARE = 4
 F_ON_FINISH = 8
 F_CUSTOM_ETAG = 16
 F_CUSTOM_STATUS = 32
+F_CUSTOM_DECODE = 64
 _FLAGS: dict[type, int] = {}
 
 
@@ -148,17 +149,19 @@ class _OutputHandler:
     _write_buffer: list[bytes]
     _status_code: int
     _reason: str
-    _new_cookie: dict[str, http.cookies.Morsel[str]] | None
     SUPPORTED_METHODS: Sequence[str]
 
-    # The state below is set by ``RequestHandler.__init__`` in one place.
+    # The state below is set by ``RequestHandler.__init__`` in one place;
+    # what rarely changes is a class attribute until it does.
     _flags: int
-    _headers_written: bool
-    _finished: bool
-    _auto_finish: bool
-    _connection_closed: bool
-    _close_callback_set: bool
-    _transforms: Sequence[OutputTransform]
+    _headers_written = False
+    _finished = False
+    _auto_finish = True
+    _connection_closed = False
+    _close_callback_set = False
+    _transforms: Sequence[OutputTransform] = _NO_TRANSFORMS
+    _new_cookie: dict[str, http.cookies.Morsel[str]] | None = None
+    _ui: Any = None
 
     # -- settings ------------------------------------------------------------
 
@@ -290,7 +293,7 @@ class _OutputHandler:
         elif kind is str:
             self._write_buffer.append(chunk.encode())  # type: ignore[union-attr]
         elif isinstance(chunk, dict):
-            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self._headers["Content-Type"] = "application/json; charset=UTF-8"
             self._write_buffer.append(json_encode(chunk).encode())
         elif isinstance(chunk, (bytes, str)):
             self._write_buffer.append(utf8(chunk))
@@ -425,7 +428,7 @@ class _OutputHandler:
                 application.log_request(self)  # type: ignore[arg-type]
             if flags & F_ON_FINISH:
                 self.on_finish()
-            if self._close_callback_set or "_ui" in self.__dict__:
+            if self._close_callback_set or self._ui is not None:
                 self._break_cycles()
         return future
 
@@ -447,9 +450,8 @@ class _OutputHandler:
         if self._close_callback_set:
             self._close_callback_set = False
             self.request.connection.set_close_callback(None)  # type: ignore[union-attr]
-        attributes = self.__dict__
-        if "_ui" in attributes:  # its ui method closures point back at the handler
-            del attributes["_ui"]
+        # The ui methods' closures point back at the handler.
+        self._ui = None
 
     def detach(self) -> Any:
         """Take over the connection's stream (to speak another protocol on it).

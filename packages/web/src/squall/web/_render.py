@@ -297,10 +297,9 @@ class _RenderHandler(_XSRFHandler):
 
         .. versionadded:: 0.1.0
         """
-        try:
-            return self._ui
-        except AttributeError:
-            pass
+        ui = self._ui
+        if ui is not None:
+            return ui  # type: ignore[no-any-return]
         from squall.web._uimodules import _UIModuleNamespace
 
         application = self.application
@@ -310,7 +309,7 @@ class _RenderHandler(_XSRFHandler):
         modules = _UIModuleNamespace(self, application.ui_modules)  # type: ignore[arg-type]
         ui["_tt_modules"] = modules
         ui["modules"] = modules
-        self._ui: ObjectDict = ui
+        self._ui = ui
         return ui
 
     @ui.setter
