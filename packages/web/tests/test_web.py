@@ -285,6 +285,8 @@ async def test_error_handler_and_redirect_handler(fake_client: Any) -> None:
     response = await client.fetch("/old/a/b?x=1&y=2")
     assert response.code == 301
     assert response.headers["Location"] == "/new/a/b?x=1&y=2"
+    response = await client.fetch("/old/c?q=caf%C3%A9&r=%E9")
+    assert response.headers["Location"] == "/new/c?q=caf%C3%A9&r=%E9"
     response = await client.fetch("/u/42")
     assert (response.code, response.headers["Location"]) == (302, "/user/42")
     # A path group never turns the target into another site.
@@ -887,3 +889,26 @@ async def test_log_function_setting(fake_client: Any) -> None:
     )
     await fake_client(app).fetch("/?x=1")
     assert seen == [(200, "/?x=1")]
+
+
+async def test_hooks_patched_on_the_class_are_called(fake_client: Any) -> None:
+    """Skipping default hooks must not skip ones patched in later (mock.patch.object)."""
+    from unittest import mock
+
+    client = fake_client(make_app())
+    assert (await client.fetch("/")).code == 200  # the default hooks ran (were skipped)
+    calls: list[str] = []
+    with (
+        mock.patch.object(HelloHandler, "prepare", lambda self: calls.append("prepare")),
+        mock.patch.object(web.RequestHandler, "on_finish", lambda self: calls.append("finish")),
+        mock.patch.object(
+            web.RequestHandler, "set_default_headers", lambda self: self.set_header("X-P", "1")
+        ),
+        mock.patch.object(HelloHandler, "compute_etag", lambda self: None),
+    ):
+        response = await client.fetch("/")
+    assert calls == ["prepare", "finish"]
+    assert response.headers["X-P"] == "1"
+    assert "Etag" not in response.headers
+    response = await client.fetch("/")
+    assert "X-P" not in response.headers and "Etag" in response.headers

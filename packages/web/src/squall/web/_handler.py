@@ -25,19 +25,7 @@ from squall.httputil import HTTPInputError, HTTPServerRequest
 from squall.iostream import StreamClosedError
 from squall.log import app_log, gen_log
 from squall.web._errors import Finish, HTTPError
-from squall.web._input import _InputHandler
-from squall.web._output import (
-    _DEFAULT_HEADERS,
-    _FLAGS,
-    F_CUSTOM_DECODE,
-    F_CUSTOM_ETAG,
-    F_CUSTOM_STATUS,
-    F_DEFAULT_HEADERS,
-    F_INITIALIZE,
-    F_ON_FINISH,
-    F_PREPARE,
-    _OutputHandler,
-)
+from squall.web._output import _DEFAULT_HEADERS, _DEFAULT_SET_DEFAULT_HEADERS
 from squall.web._render import _RenderHandler
 
 if TYPE_CHECKING:
@@ -90,34 +78,6 @@ def _template_location(tb: TracebackType | None) -> str:
     return f" (in template {location})"
 
 
-def _hook_flags(cls: type[RequestHandler]) -> int:
-    """Which hooks ``cls`` overrides, computed once per class."""
-    base = RequestHandler
-    flags = 0
-    if cls.set_default_headers is not base.set_default_headers:
-        flags |= F_DEFAULT_HEADERS
-    if cls.initialize is not base.initialize:
-        flags |= F_INITIALIZE
-    if cls.prepare is not base.prepare:
-        flags |= F_PREPARE
-    if cls.on_finish is not base.on_finish:
-        flags |= F_ON_FINISH
-    if (
-        cls.set_etag_header is not _OutputHandler.set_etag_header
-        or cls.compute_etag is not _OutputHandler.compute_etag
-        or cls.check_etag_header is not _OutputHandler.check_etag_header
-    ):
-        flags |= F_CUSTOM_ETAG
-    if cls.get_status is not _OutputHandler.get_status or (
-        cls._request_summary is not _OutputHandler._request_summary
-    ):
-        flags |= F_CUSTOM_STATUS
-    if cls.decode_argument is not _InputHandler.decode_argument:
-        flags |= F_CUSTOM_DECODE
-    _FLAGS[cls] = flags
-    return flags
-
-
 class RequestHandler(_RenderHandler):
     """Base class of the handlers an ``Application`` routes requests to.
 
@@ -153,21 +113,18 @@ class RequestHandler(_RenderHandler):
 
     def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
         cls = type(self)
-        flags = _FLAGS.get(cls)
-        if flags is None:
-            flags = _hook_flags(cls)
-        self._flags = flags
         self.application = application
         self.request = request
         self._headers = _DEFAULT_HEADERS.copy()
         self._write_buffer = []
         self._status_code = 200
         self._reason = "OK"
-        if flags & F_DEFAULT_HEADERS:
+        # Hooks are looked up on the class; the default ones are not called.
+        if cls.set_default_headers is not _DEFAULT_SET_DEFAULT_HEADERS:
             self.set_default_headers()
         if self._stream_request_body:
             self._watch_connection()
-        if kwargs or flags & F_INITIALIZE:
+        if kwargs or cls.initialize is not _DEFAULT_INITIALIZE:
             self.initialize(**kwargs)
 
     def _initialize(self) -> None:
@@ -280,7 +237,7 @@ class RequestHandler(_RenderHandler):
             )
             if method not in _XSRF_EXEMPT and self.application.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()
-            if self._flags & F_PREPARE:
+            if type(self).prepare is not _DEFAULT_PREPARE:
                 result = self.prepare()
                 if result is not None:
                     return self._run_async(result, _PREPARE)
@@ -453,3 +410,7 @@ class RequestHandler(_RenderHandler):
                 self.request,
                 exc_info=(typ, value, tb),  # type: ignore[arg-type]
             )
+
+
+_DEFAULT_INITIALIZE = RequestHandler.initialize
+_DEFAULT_PREPARE = RequestHandler.prepare

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from squall.httputil import HTTPServerRequest, qs_to_qsl, url_concat
 from squall.web._decorators import _local_path
@@ -82,13 +82,9 @@ class RedirectHandler(RequestHandler):
         if not self._url.startswith(("//", "/\\")):
             target = _local_path(target)
         if self.request.query_arguments:
-            target = url_concat(
-                target,
-                [
-                    (name, value.decode("latin-1") if isinstance(value, bytes) else value)
-                    for name, value in qs_to_qsl(self.request.query_arguments)
-                ],
-            )
+            # The raw bytes go back out percent-encoded, whatever their charset.
+            pairs = list(qs_to_qsl(self.request.query_arguments))
+            target = url_concat(target, cast(list[tuple[str, str]], pairs))
         self.redirect(target, permanent=self._permanent)
 
     head = get

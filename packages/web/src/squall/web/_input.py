@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from squall.web._errors import HTTPError, MissingArgumentError
-from squall.web._output import F_CUSTOM_DECODE, _OutputHandler
+from squall.web._output import _OutputHandler
 
 __all__: list[str] = []
 
@@ -112,7 +112,7 @@ class _InputHandler(_OutputHandler):
         return [self._clean(name, value, strip) for value in source.get(name, ())]
 
     def _clean(self, name: str, raw: bytes, strip: bool) -> Any:
-        if self._flags & F_CUSTOM_DECODE:
+        if type(self).decode_argument is not _DEFAULT_DECODE_ARGUMENT:
             value = self.decode_argument(raw, name=name)
         else:
             try:
@@ -144,3 +144,6 @@ class _InputHandler(_OutputHandler):
             return value.decode("utf-8")
         except UnicodeDecodeError:
             raise HTTPError(400, "Invalid unicode in %s: %r", name or "url", value[:40]) from None
+
+
+_DEFAULT_DECODE_ARGUMENT = _InputHandler.decode_argument

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from squall._version_web import __version__
 from squall.escape import json_encode, utf8, xhtml_escape
 from squall.httputil import (
     HTTPHeaders,
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from squall.web._transforms import OutputTransform
 
 __all__: list[str] = []
-
-from squall._version_web import __version__
 
 _DEFAULT_HEADERS = HTTPHeaders(
     {"Server": f"SquallServer/{__version__}", "Content-Type": "text/html; charset=UTF-8"}
@@ -73,17 +72,6 @@ _REPRESENTATION_HEADERS = ("Content-Encoding", "Content-Language", "Content-Type
 
 # What each handler class allows, for the Allow header of a 405.
 _ALLOWED_CACHE: dict[type, str] = {}
-
-# Which hooks a handler class overrides (see ``_hook_flags``): the hot path
-# skips calling the ones that would do nothing.
-F_DEFAULT_HEADERS = 1
-F_INITIALIZE = 2
-F_PREPARE = 4
-F_ON_FINISH = 8
-F_CUSTOM_ETAG = 16
-F_CUSTOM_STATUS = 32
-F_CUSTOM_DECODE = 64
-_FLAGS: dict[type, int] = {}
 
 
 def _check_header_name(name: str) -> None:
@@ -132,9 +120,13 @@ def _start_line(code: int, reason: str) -> ResponseStartLine:
     return line
 
 
-def _done_future(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[None]:
-    if loop is None:
-        loop = asyncio.get_event_loop()
+def _done_future() -> asyncio.Future[None]:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        from squall.ioloop import IOLoop
+
+        loop = IOLoop.current().asyncio_loop
     future: asyncio.Future[None] = loop.create_future()
     future.set_result(None)
     return future
@@ -153,7 +145,6 @@ class _OutputHandler:
 
     # The state below is set by ``RequestHandler.__init__`` in one place;
     # what rarely changes is a class attribute until it does.
-    _flags: int
     _headers_written = False
     _finished = False
     _auto_finish = True
@@ -383,12 +374,17 @@ class _OutputHandler:
         if chunk is not None:
             self.write(chunk)
         request = self.request
-        flags = self._flags
+        cls = type(self)
         if not self._headers_written:
             status = self._status_code
             headers = self._headers
             if status == 200 and request.method in ("GET", "HEAD") and "Etag" not in headers:
-                if flags & F_CUSTOM_ETAG:
+                # Hooks are looked up on the class: a default one is skipped
+                # or done inline when that saves work.
+                if (
+                    cls.compute_etag is not _DEFAULT_COMPUTE_ETAG
+                    or cls.set_etag_header is not _DEFAULT_SET_ETAG_HEADER
+                ):
                     self.set_etag_header()
                     not_modified = self.check_etag_header()
                 else:
@@ -418,7 +414,11 @@ class _OutputHandler:
             request.connection.finish()  # type: ignore[union-attr]  # flush checked it
         finally:
             application = self.application
-            if application._plain_access_log and not flags & F_CUSTOM_STATUS:
+            if (
+                application._plain_access_log
+                and cls.get_status is _DEFAULT_GET_STATUS
+                and cls._request_summary is _DEFAULT_REQUEST_SUMMARY
+            ):
                 # Application.log_request, minus the calls when it would not log.
                 status = self._status_code
                 level = _INFO if status < 400 else _WARNING if status < 500 else _ERROR
@@ -426,7 +426,7 @@ class _OutputHandler:
                     application.log_request(self)  # type: ignore[arg-type]
             else:
                 application.log_request(self)  # type: ignore[arg-type]
-            if flags & F_ON_FINISH:
+            if cls.on_finish is not _DEFAULT_ON_FINISH:
                 self.on_finish()
             if self._close_callback_set or self._ui is not None:
                 self._break_cycles()
@@ -632,3 +632,11 @@ class _OutputHandler:
             f"<html><title>{status_code}: {message}</title>"
             f"<body>{status_code}: {message}</body></html>"
         )
+
+
+_DEFAULT_COMPUTE_ETAG = _OutputHandler.compute_etag
+_DEFAULT_SET_ETAG_HEADER = _OutputHandler.set_etag_header
+_DEFAULT_GET_STATUS = _OutputHandler.get_status
+_DEFAULT_REQUEST_SUMMARY = _OutputHandler._request_summary
+_DEFAULT_ON_FINISH = _OutputHandler.on_finish
+_DEFAULT_SET_DEFAULT_HEADERS = _OutputHandler.set_default_headers
