@@ -568,8 +568,12 @@ def measure(
             result = run_wrk(server.port, spec.app, seconds, close=close)
             # Near 1.0: the server had its core to itself and was the bottleneck.
             # Well below: wrk was the bottleneck, or something else ran on core 0.
-            row["server_cpu_share"] = round(
-                (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before), 3
+            cpu_used = cpu_seconds(server.pid) - cpu_before
+            row["server_cpu_share"] = round(cpu_used / (time.monotonic() - wall_before), 3)
+            # The server's cost per request, which other processes on the
+            # machine barely disturb (meaningless when wrk is the bottleneck).
+            row["requests_per_cpu_second"] = (
+                round(result.requests / cpu_used) if cpu_used > 0 else None
             )
             row["loadavg_1m"] = round(os.getloadavg()[0], 2)
             row["requests_per_second"] = result.requests_per_second
@@ -836,6 +840,8 @@ def progress(row: dict[str, Any]) -> None:
             value += f"  p50 {lat.get('p50', 0):.2f} ms  p99 {lat['p99']:.2f} ms"
         if row.get("server_cpu_share") is not None:
             value += f"  server cpu {row['server_cpu_share']:.2f}"
+        if row.get("requests_per_cpu_second"):
+            value += f"  ({row['requests_per_cpu_second']:,} per CPU-s)"
         errs = sum((row.get("socket_errors") or {}).values()) + (row.get("non_2xx_3xx") or 0)
         if errs:
             value += f"  wrk errors {errs}"
