@@ -788,6 +788,29 @@ def rst_list_table(
     return lines
 
 
+def noise_note(runs: list[dict[str, Any]]) -> str | None:
+    """A sentence for the tables when other load disturbed the run, else None.
+
+    Looks at the framework servers (not the wrk-bound bare Protocol): a
+    server that is the bottleneck and has its core should use ~100 % of it.
+    """
+    shares = sorted(
+        r["server_cpu_share"]
+        for r in runs
+        if r.get("server_cpu_share") is not None and r["kind"] != "bare"
+    )
+    if not shares:
+        return None
+    median = shares[len(shares) // 2]
+    if median >= 0.85:
+        return None
+    return (
+        f"Other processes shared the machine during this run: the servers got a median"
+        f" {median:.0%} of their core, so requests per second understate them; the"
+        " requests per server CPU-second are the steadier figures to compare."
+    )
+
+
 def fmt_rps(value: float | None) -> str:
     return "failed" if value is None else f"{value:,.0f}"
 

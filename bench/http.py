@@ -189,6 +189,9 @@ def write_rst(
         h.machine_line(facts),
         "",
     ]
+    note = h.noise_note(runs)
+    if note:
+        lines += [note, ""]
     if runs:
         lines += [
             f"Requests per second over {seconds:g} s{best} (higher is better) for a delegate"

@@ -208,6 +208,9 @@ def write_rst(
         " of a request, which other load on the machine barely changes.",
         "",
     ]
+    note = h.noise_note(runs)
+    if note:
+        lines += [note, ""]
     header, rows = rps_rows(runs, apps)
     lines += h.rst_list_table(header, rows)
     lines += ["Ratios measured in the same run:", ""]
