@@ -912,3 +912,19 @@ async def test_hooks_patched_on_the_class_are_called(fake_client: Any) -> None:
     assert "Etag" not in response.headers
     response = await client.fetch("/")
     assert "X-P" not in response.headers and "Etag" in response.headers
+
+
+async def test_callable_application_needs_a_handler_route(fake_connection: Any) -> None:
+    from squall.web._decorators import stream_request_body
+
+    @stream_request_body
+    class Streaming(web.RequestHandler):
+        pass
+
+    app = web.Application([(r"/stream", Streaming), (r"/callable", lambda request: None)])
+    for path in ("/stream", "/callable"):
+        request = HTTPServerRequest(
+            "GET", path, connection=fake_connection(), headers=HTTPHeaders()
+        )
+        with pytest.raises(web.UsageError, match="RequestHandler"):
+            app(request)

@@ -210,6 +210,11 @@ async def test_template_loader_setting_and_namespace(fake_client: Any) -> None:
     # compiled_template_cache=False resets the cached loaders before each
     # request (the first request had none cached yet).
     assert loader.resets == 2
+    # Another application with another loader for the same path gets its own.
+    other = FakeLoader()
+    app2 = web.Application([(r"/", Page)], template_loader=other)
+    assert (await fake_client(app2).fetch("/")).text == "page.html:<Hi>"
+    assert len(other.namespaces) == 1
 
 
 async def test_jinja2_loader_setting(fake_client: Any, tmp_path: Path) -> None:

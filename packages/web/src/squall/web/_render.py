@@ -69,7 +69,7 @@ class _RenderHandler(_XSRFHandler):
     """Rendering methods of a request handler (see ``RequestHandler``)."""
 
     # Template loaders by template path, shared by every handler class.
-    _template_loaders: dict[str, Any] = {}
+    _template_loaders: dict[Any, Any] = {}
     _template_loader_lock = threading.Lock()
 
     _active_modules: dict[str, UIModule]
@@ -210,11 +210,15 @@ class _RenderHandler(_XSRFHandler):
             ):
                 frame = frame.f_back
             template_path = os.path.dirname(os.path.abspath(frame.f_code.co_filename))
+        # Loaders are cached by path; with a template_loader setting, by that
+        # loader too, so two applications with different loaders do not mix.
+        setting = self.application.settings.get("template_loader")
+        key: Any = template_path if setting is None else (template_path, id(setting))
         loaders = _RenderHandler._template_loaders
         with _RenderHandler._template_loader_lock:
-            loader = loaders.get(template_path)
+            loader = loaders.get(key)
             if loader is None:
-                loader = loaders[template_path] = self.create_template_loader(template_path)
+                loader = loaders[key] = self.create_template_loader(template_path)
         template = loader.load(template_name)
         namespace = self.get_template_namespace()
         namespace.update(kwargs)

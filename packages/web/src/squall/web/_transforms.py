@@ -93,8 +93,8 @@ class GZipContentEncoding(OutputTransform):
     .. versionadded:: 0.1.0
     """
 
-    #: Media types, besides ``text/*``, worth compressing.
-    CONTENT_TYPES = frozenset(
+    #: Media types, besides ``text/*``, worth compressing (a set: add yours).
+    CONTENT_TYPES = set(
         {
             "application/javascript",
             "application/x-javascript",
