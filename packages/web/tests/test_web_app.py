@@ -420,10 +420,24 @@ class Detacher(web.RequestHandler):
         stream.close()
 
 
+class LateDetacher(web.RequestHandler):
+    async def get(self) -> None:
+        stream = self.detach()
+        await asyncio.sleep(0.05)  # the server must neither read from nor close it meanwhile
+        assert not stream.closed()
+        await stream.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+        stream.close()
+
+
 async def test_detach_over_sockets(serve: Any, raw_client: Any) -> None:
-    client = await raw_client(serve(web.Application([(r"/", Detacher)])))
+    port = serve(web.Application([(r"/", Detacher), (r"/late", LateDetacher)]))
+    client = await raw_client(port)
     response = await client.request("GET", "/")
     assert (response.code, response.body) == (200, b"detached")
+    assert await client.at_eof()
+    client = await raw_client(port)
+    response = await client.request("GET", "/late")
+    assert (response.code, response.body) == (200, b"late")
     assert await client.at_eof()
 
 
