@@ -110,6 +110,7 @@ class Fetch(HTTPMessageDelegate):
         "digest_pending",
         "discard_body",
         "expect_continue",
+        "expired",
         "finished",
         "follow",
         "header_callback",
@@ -130,6 +131,7 @@ class Fetch(HTTPMessageDelegate):
         "start",
         "start_line",
         "streaming_callback",
+        "task",
         "url",
     )
 
@@ -168,6 +170,8 @@ class Fetch(HTTPMessageDelegate):
         self.continue_future: asyncio.Future[bool] | None = None
         self.digest_pending = False
         self.follow = False
+        self.expired = False
+        self.task: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ driver
 
@@ -180,25 +184,39 @@ class Fetch(HTTPMessageDelegate):
             timeout = client.defaults.get("request_timeout")
         loop = client._loop
         self.start = start = loop.time()
+        # The deadline cancels this task; cheaper than asyncio.timeout() per fetch.
+        self.task = asyncio.current_task()
+        deadline = loop.call_at(start + timeout, self._expire) if timeout else None
         try:
-            async with asyncio.timeout(timeout or None):
-                if client._active < client.max_clients and not client._waiters:
-                    client._active += 1
-                else:
-                    await client._wait_for_slot()
-                    self.queue_time = loop.time() - start
-                try:
-                    response = await self._follow()
-                finally:
-                    client._release_slot()
-        except HTTPClientError:
-            raise
-        except TimeoutError:
+            if client._active < client.max_clients and not client._waiters:
+                client._active += 1
+            else:
+                await client._wait_for_slot()
+                self.queue_time = loop.time() - start
+            try:
+                response = await self._follow()
+            finally:
+                client._release_slot()
+        except asyncio.CancelledError:
+            if not self.expired:
+                raise
+            task = self.task
+            if task is not None:
+                task.uncancel()
             raise self._timeout_error(timeout) from None
+        finally:
+            if deadline is not None:
+                deadline.cancel()
         error = response.error
         if error is not None and (raise_error or not response._error_is_response_code):
             raise error
         return response
+
+    def _expire(self) -> None:
+        self.expired = True
+        task = self.task
+        if task is not None:
+            task.cancel()
 
     def _timeout_error(self, timeout: float | None) -> HTTPTimeoutError:
         client = self.client
