@@ -23,9 +23,7 @@ idempotent request is sent again, once.
 from __future__ import annotations
 
 import asyncio
-import copy
 import socket
-import urllib.parse
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +59,11 @@ from squall.simple_httpclient._auth import (
     parse_challenges,
 )
 from squall.simple_httpclient._connect import open_stream, ssl_key
+from squall.simple_httpclient._hops import (
+    ContinueWatcher,
+    raise_producer_error,
+    redirect_request,
+)
 from squall.simple_httpclient._pool import PooledConnection
 from squall.simple_httpclient._prepare import (
     basic_authorization,
@@ -86,10 +89,6 @@ _REDIRECT_CODES = frozenset([301, 302, 303, 307, 308])
 _IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 _BODY_METHODS = frozenset(["POST", "PUT", "PATCH"])
 _BODYLESS_STANDARD_METHODS = frozenset(["GET", "HEAD", "DELETE", "OPTIONS"])
-# Fields that describe a body and go when a redirect turns the request into a GET.
-_BODY_FIELDS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
-# Credentials that must not follow a redirect to another origin.
-_CREDENTIAL_FIELDS = ("Authorization", "Cookie")
 # How long an Expect: 100-continue request waits for the 100 before sending anyway.
 CONTINUE_TIMEOUT = 1.0
 
@@ -618,14 +617,14 @@ class Fetch(HTTPMessageDelegate):
             else:
                 keep = await reader
         except BaseException:
-            _raise_producer_error(writer)
+            raise_producer_error(writer)
             raise
         finally:
             if not writer.done():
                 writer.cancel()
         if not writer.done() or writer.cancelled():
             return False  # the server answered before the upload ended
-        _raise_producer_error(writer)
+        raise_producer_error(writer)
         return keep
 
     async def _produce(
@@ -645,7 +644,7 @@ class Fetch(HTTPMessageDelegate):
     async def _exchange_expect_continue(self, stream: Any) -> bool:
         waiter: asyncio.Future[bool] = self.client._loop.create_future()
         self.continue_future = waiter
-        h1 = HTTP1Connection(_ContinueWatcher(stream, waiter), True, self.params)
+        h1 = HTTP1Connection(ContinueWatcher(stream, waiter), True, self.params)
         h1.write_headers(self.start_line, self.request_headers)
         reader = asyncio.ensure_future(h1.read_response(self))
         try:
@@ -714,42 +713,7 @@ class Fetch(HTTPMessageDelegate):
     # ------------------------------------------------------------------ redirects, digest
 
     def _redirect(self, request: HTTPRequest, original: HTTPRequest) -> HTTPRequest | None:
-        code = self.code
-        location = self.headers["Location"]
-        try:
-            url = urllib.parse.urljoin(self.url, location)
-            target = parse_url(url)
-        except (ValueError, InvalidRequestError) as e:
-            raise HTTPProtocolError(
-                f"the server redirected {self.url} to an invalid location {location[:200]!r}: {e}"
-            ) from e
-        method = request.method
-        to_get = (code in (301, 302) and method == "POST") or (code == 303 and method != "HEAD")
-        if not to_get and request.body_producer is not None:
-            return None  # a streamed body cannot be sent again: return the redirect
-        new = copy.copy(request)
-        new.headers = HTTPHeaders(request.headers)
-        new.url = url
-        new.original_request = original
-        if to_get:
-            new.method = "GET"
-            new.body = None
-            new.body_producer = None
-            new.expect_100_continue = False
-            for name in _BODY_FIELDS:
-                if name in new.headers:
-                    del new.headers[name]
-        old = parse_url(self.url)
-        if (old.scheme, old.host, old.port) != (target.scheme, target.host, target.port):
-            for name in _CREDENTIAL_FIELDS:
-                if name in new.headers:
-                    del new.headers[name]
-            new.auth_username = None
-            new.auth_password = None
-            new.auth_mode = None
-            if "Host" in new.headers:
-                del new.headers["Host"]
-        return new
+        return redirect_request(request, original, self._code(), self.url, self.headers["Location"])
 
     def _answer_digest(self, request: HTTPRequest) -> str | None:
         defaults = self.client.defaults
@@ -769,56 +733,6 @@ class Fetch(HTTPMessageDelegate):
                 except DigestChallengeError:
                     return None
         return None
-
-
-class _ContinueWatcher:
-    """Stands in for the stream during an ``Expect: 100-continue`` exchange.
-
-    It passes everything through, and looks at the first bytes read to see
-    whether they are a ``100 Continue`` response (which the connection
-    itself skips over).
-    """
-
-    def __init__(self, stream: Any, waiter: asyncio.Future[bool]) -> None:
-        self._stream = stream
-        self._waiter = waiter
-        self._seen = b""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def read_bytes(self, num_bytes: int, partial: bool = False) -> asyncio.Future[bytes]:
-        future: asyncio.Future[bytes] = self._stream.read_bytes(num_bytes, partial=partial)
-        if not self._waiter.done():
-            future.add_done_callback(self._inspect)
-        return future
-
-    def _inspect(self, future: asyncio.Future[bytes]) -> None:
-        waiter = self._waiter
-        if waiter.done() or len(self._seen) >= 13:
-            return
-        if future.cancelled() or future.exception() is not None:
-            return
-        self._seen += future.result()[:13]
-        seen = self._seen
-        if (
-            len(seen) >= 13
-            and seen[:5] == b"HTTP/"
-            and seen[8:12] == b" 100"
-            and seen[12:13] in (b" ", b"\r")
-        ):
-            waiter.set_result(True)
-
-
-def _raise_producer_error(writer: asyncio.Future[None]) -> None:
-    if not writer.done() or writer.cancelled():
-        return
-    error = writer.exception()
-    if error is None or isinstance(error, OSError):
-        return  # the connection closed under the upload: the read reports it
-    if isinstance(error, HTTPOutputError):
-        raise InvalidRequestError(f"the body_producer broke the request: {error}") from error
-    raise error
 
 
 def _opt(request: HTTPRequest, name: str, defaults: dict[str, Any]) -> Any:
