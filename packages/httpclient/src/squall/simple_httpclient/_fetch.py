@@ -503,7 +503,8 @@ class Fetch(HTTPMessageDelegate):
         """Send the prepared hop and read its response into this object."""
         pool = self.client._pool
         for attempt in (0, 1):
-            conn = pool.take(self.key)
+            # The retry after a stale keep-alive connection uses a new one.
+            conn = pool.take(self.key) if attempt == 0 else None
             reused = conn is not None
             if conn is None:
                 conn = await self._open()
