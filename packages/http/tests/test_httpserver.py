@@ -427,3 +427,95 @@ async def test_response_with_crlf_in_header_refused(io_loop: IOLoop) -> None:
     assert errors
     s.server.stop()
     await s.server.close_all_connections(1)
+
+
+async def test_head_and_304_responses_have_no_body_and_keep_alive(io_loop: IOLoop) -> None:
+    def app(request: HTTPServerRequest) -> None:
+        assert request.connection is not None
+        if request.path == "/304":
+            headers = HTTPHeaders({"Content-Length": "1234", "ETag": '"x"'})
+            request.connection.write_headers(
+                ResponseStartLine("HTTP/1.1", 304, "Not Modified"), headers
+            )
+        else:  # HEAD without a Content-Length
+            request.connection.write_headers(
+                ResponseStartLine("HTTP/1.1", 200, "OK"), HTTPHeaders()
+            )
+        request.connection.finish()
+
+    s = Server(app)
+    response = await s.request(
+        b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /304 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert response.count(b"HTTP/1.1 ") == 3
+    assert b"Transfer-Encoding" not in response
+    assert b"0\r\n\r\n" not in response
+    assert b"304 Not Modified" in response
+    s.server.stop()
+    await s.server.close_all_connections(1)
+
+
+async def test_delegate_may_raise_body_limit_in_headers_received(io_loop: IOLoop) -> None:
+    class Big(HTTPServerConnectionDelegate):
+        def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+            class Delegate(HTTPMessageDelegate):
+                size = 0
+
+                def headers_received(self, start_line: Any, headers: HTTPHeaders) -> None:
+                    if start_line.path == "/big":
+                        request_conn.set_max_body_size(10_000)
+
+                def data_received(self, chunk: bytes) -> None:
+                    self.size += len(chunk)
+
+                def finish(self) -> None:
+                    body = str(self.size).encode()
+                    request_conn.write_headers(
+                        ResponseStartLine("HTTP/1.1", 200, "OK"),
+                        HTTPHeaders({"Content-Length": str(len(body))}),
+                        body,
+                    )
+                    request_conn.finish()
+
+            return Delegate()
+
+    s = Server(Big(), max_body_size=1000)
+    body = b"x" * 1600
+    response = await s.request(
+        b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1600\r\n\r\n" + body
+    )
+    assert response.endswith(b"1600")
+    response = await s.request(
+        b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1600\r\n\r\n" + body
+    )
+    assert status_of(response) == 413
+    s.server.stop()
+    await s.server.close_all_connections(1)
+
+
+async def test_finish_after_peer_left_is_not_an_error(io_loop: IOLoop) -> None:
+    done: list[str] = []
+
+    def app(request: HTTPServerRequest) -> None:
+        conn = request.connection
+        assert conn is not None
+        conn.write_headers(
+            ResponseStartLine("HTTP/1.1", 200, "OK"),
+            HTTPHeaders({"Content-Length": "100000"}),
+            b"x",
+        )
+
+        def later() -> None:
+            conn.stream.close()  # type: ignore[attr-defined]
+            conn.finish()  # short of Content-Length, but the peer is gone
+            done.append("finished")
+
+        IOLoop.current().call_later(0.01, later)
+
+    s = Server(app)
+    await s.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.05)
+    assert done == ["finished"]
+    s.server.stop()
+    await s.server.close_all_connections(1)

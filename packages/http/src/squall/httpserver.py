@@ -178,7 +178,7 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
         if isinstance(callback, HTTPServerConnectionDelegate):
             delegate = callback.start_request(server_conn, request_conn)
         else:
-            delegate = _CallableAdapter(callback, request_conn)
+            delegate = _CallableAdapter(callback, request_conn, server_conn)
         if self.xheaders:
             delegate = _ProxyAdapter(delegate, request_conn)
         return delegate
@@ -284,9 +284,13 @@ class _CallableAdapter(HTTPMessageDelegate):
     """Collects a request and hands it to a plain callable (Tornado 4 style)."""
 
     def __init__(
-        self, request_callback: Callable[[HTTPServerRequest], Any], request_conn: HTTPConnection
+        self,
+        request_callback: Callable[[HTTPServerRequest], Any],
+        request_conn: HTTPConnection,
+        server_conn: object,
     ) -> None:
         self.connection = request_conn
+        self.server_connection = server_conn
         self.request_callback = request_callback
         self.request: HTTPServerRequest | None = None
         self._chunks: list[bytes] = []
@@ -296,7 +300,10 @@ class _CallableAdapter(HTTPMessageDelegate):
     ) -> Awaitable[None] | None:
         assert isinstance(start_line, RequestStartLine)
         self.request = HTTPServerRequest(
-            connection=self.connection, start_line=start_line, headers=headers
+            connection=self.connection,
+            start_line=start_line,
+            headers=headers,
+            server_connection=self.server_connection,
         )
         return None
 

@@ -415,15 +415,6 @@ class HTTP1Connection(HTTPConnection):
                     if server._closing:
                         self._disconnect_on_finish = True
                 kind, length = request_body_framing(req_line, headers)
-                if (
-                    kind == LENGTH
-                    and self._max_body_size is not None
-                    and length > self._max_body_size
-                    and not self.params.decompress
-                ):
-                    raise BodyTooLargeError(
-                        "request body too large", self._max_body_size, "max_body_size"
-                    )
                 self._expect_continue = (
                     kind != NO_BODY
                     and req_line.version == "HTTP/1.1"
@@ -436,6 +427,18 @@ class HTTP1Connection(HTTPConnection):
                 await result
             if self._detached:
                 return False
+            if (
+                kind == LENGTH
+                and not self.is_client
+                and self._max_body_size is not None
+                and length > self._max_body_size
+                and not self.params.decompress
+            ):
+                # Checked after headers_received, which may change the limit
+                # (set_max_body_size), and before any 100 Continue.
+                raise BodyTooLargeError(
+                    "request body too large", self._max_body_size, "max_body_size"
+                )
             if kind != NO_BODY:
                 if self._expect_continue and not self._write_finished:
                     self.stream.write(_CONTINUE)
@@ -643,20 +646,24 @@ class HTTP1Connection(HTTPConnection):
             request = self._request_start_line
             http11 = request is None or request.version == "HTTP/1.1"
             no_body_status = code in (204, 304) or 100 <= code < 200
-            self._head_response = request is not None and request.method == "HEAD"
+            # A response that cannot have a body (RFC 9110 6.4.1): HEAD, 1xx,
+            # 204, 304.  Its Content-Length describes another response.
+            self._head_response = no_body_status or (
+                request is not None and request.method == "HEAD"
+            )
             if self._expect_continue:
                 # The application answered without reading the body.
                 self._expect_continue = False
                 self._disconnect_on_finish = True
             self._chunking = (
                 http11
-                and not no_body_status
+                and not self._head_response
                 and not has_length
                 and "Transfer-Encoding" not in fields
             )
             if code == 101:
                 self._disconnect_on_finish = False
-            elif not (self._chunking or has_length or no_body_status or self._head_response):
+            elif not (self._chunking or has_length or self._head_response):
                 # The body ends when the connection closes.
                 self._disconnect_on_finish = True
             if "Connection" not in fields:
@@ -670,7 +677,7 @@ class HTTP1Connection(HTTPConnection):
             first = f"HTTP/1.1 {code} {start_line.reason}"
         if self._chunking:
             fields["Transfer-Encoding"] = ["chunked"]
-        elif has_length:
+        elif has_length and not self._head_response:
             length = fields["Content-Length"][0]
             try:
                 self._expected_length = int(length)
@@ -692,6 +699,14 @@ class HTTP1Connection(HTTPConnection):
 
     def _format_chunk(self, chunk: bytes) -> bytes:
         if self._head_response:
+            if (
+                chunk
+                and self._response_start_line is not None
+                and (self._response_start_line.code in (204, 304))
+            ):
+                raise HTTPOutputError(
+                    f"a {self._response_start_line.code} response cannot have a body"
+                )
             return b""
         if self._expected_length is not None:
             self._written += len(chunk)
@@ -740,6 +755,7 @@ class HTTP1Connection(HTTPConnection):
             self._expected_length is not None
             and self._written != self._expected_length
             and not self._head_response
+            and not self.stream.closed()
         ):
             self.stream.close()
             raise HTTPOutputError(
