@@ -1353,3 +1353,28 @@ def test_plugin_unused_tcp_port(inner: pytest.Pytester) -> None:
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+async def test_handled_exception_logged_otherwise_does_not_fail_the_test(io_loop: IOLoop) -> None:
+    # A stack context takes the exception and logs an unrelated ERROR line
+    # (as a web server logs "500 GET /"): the exception was handled, so the
+    # plugin must not fail this test.
+    import asyncio
+    import logging
+
+    from squall.stack_context import ExceptionStackContext
+
+    handled: list[BaseException | None] = []
+
+    def handler(typ: object, value: BaseException | None, tb: object) -> bool:
+        handled.append(value)
+        logging.getLogger("squall.access").error("500 GET /late (127.0.0.1) 1.00ms")
+        return True
+
+    def fail() -> None:
+        raise RuntimeError("handled by the stack context")
+
+    with ExceptionStackContext(handler):
+        io_loop.add_callback(fail)
+    await asyncio.sleep(0.02)
+    assert isinstance(handled[0], RuntimeError)

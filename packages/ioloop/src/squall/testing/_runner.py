@@ -84,25 +84,33 @@ def check_timeout(value: object, what: str) -> float:
 
 
 class _ReportProbe(logging.Handler):
-    """Root-logger handler noticing whether an error record got through."""
+    """Root-logger handler noticing whether ``exc`` was logged as an error.
 
-    def __init__(self) -> None:
+    Only a record carrying that exception counts: an application that
+    handles the exception and logs something else at ERROR (a web server's
+    access-log line for a 500, say) has not let the exception through.
+    """
+
+    def __init__(self, exc: BaseException | None) -> None:
         super().__init__(logging.NOTSET)
         self.thread = threading.get_ident()
+        self.exc = exc
         self.reported = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR and record.thread == self.thread:
+        if record.levelno < logging.ERROR or record.thread != self.thread:
+            return
+        if self.exc is None or (record.exc_info and record.exc_info[1] is self.exc):
             self.reported = True
 
 
-def _reported(report: Callable[[], object]) -> bool:
-    """Call ``report()`` and tell whether it let an ERROR record through to root.
+def _reported(report: Callable[[], object], exc: BaseException | None = None) -> bool:
+    """Call ``report()`` and tell whether it let ``exc`` through to root at ERROR.
 
     A record swallowed by an ExpectLog filter (or by a stack context that
     handled the exception) never reaches the root logger's handlers.
     """
-    probe = _ReportProbe()
+    probe = _ReportProbe(exc)
     root = logging.getLogger()
     root.addHandler(probe)
     try:
@@ -165,7 +173,7 @@ class LoopFailures:
 
     def _handle_callback_exception(self, callback: Any) -> None:
         exc = _current_exception()
-        if _reported(lambda: self._original_handler(callback)) and exc is not None:
+        if exc is not None and _reported(lambda: self._original_handler(callback), exc):
             self.record(exc, f"IOLoop callback {callback!r}")
 
     def _handle_asyncio_exception(
@@ -182,8 +190,8 @@ class LoopFailures:
         exc = context.get("exception")
         message = str(context.get("message", ""))
         if (
-            _reported(report)
-            and isinstance(exc, BaseException)
+            isinstance(exc, BaseException)
+            and _reported(report, exc)
             and not message.endswith(_GC_REPORT_SUFFIX)
         ):
             self.record(exc, f"the asyncio loop ({message})")
