@@ -853,6 +853,11 @@ async def test_compress_response(io_loop: IOLoop, root: Path) -> None:
         assert (
             await s.fetch("/static/text.txt", Accept_Encoding="gzip", If_None_Match=etag)
         ).code == 304
+        # A range is served as identity bytes, never a compressed slice.
+        ranged = await s.fetch("/static/text.txt", Accept_Encoding="gzip", Range="bytes=0-9")
+        assert ranged.code == 206
+        assert "Content-Encoding" not in ranged.headers
+        assert ranged.body == text[:10]
     finally:
         await s.close()
 

@@ -141,7 +141,9 @@ class GZipContentEncoding(OutputTransform):
                 self._compressible_type(ctype)
                 and (not finishing or len(chunk) >= self.MIN_LENGTH)
                 and "Content-Encoding" not in headers
-                and status_code not in (204, 304)
+                # A range of the identity body cannot be compressed alone.
+                and "Content-Range" not in headers
+                and status_code not in (204, 206, 304)
                 and not 100 <= status_code < 200
             )
         if self._gzipping:
