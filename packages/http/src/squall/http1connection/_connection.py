@@ -30,11 +30,11 @@ from squall.http1connection._parser import (
     ChunkedDecoder,
     HeadTooLargeError,
     RequestLineTooLongError,
-    parse_request_head,
     parse_response_head,
     request_body_framing,
     response_body_framing,
 )
+from squall.http1connection._parsers import request_head_parser, resolve_parser_name
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -100,6 +100,10 @@ class HTTP1ConnectionParameters:
         closing (only when part of a request arrived).
     :param max_informational_responses: (client side) how many 1xx
         responses to accept before giving up on a server.
+    :param parser: the request-head parser: ``"pure"`` (the reference,
+        pure Python) or ``"httptools"`` (extra ``squall-http[speedups]``);
+        default ``$SQUALL_HTTP_PARSER``, else ``"pure"``.  Both give the same
+        answer on every conformance case.
 
     .. versionadded:: 0.1.0
     """
@@ -119,6 +123,7 @@ class HTTP1ConnectionParameters:
         extra_methods: frozenset[str] | set[str] | None = None,
         send_timeout_response: bool = True,
         max_informational_responses: int = 5,
+        parser: str | None = None,
     ) -> None:
         self.no_keep_alive = no_keep_alive
         self.chunk_size = chunk_size or 65536
@@ -133,6 +138,8 @@ class HTTP1ConnectionParameters:
         self.extra_methods = frozenset(extra_methods or ())
         self.send_timeout_response = send_timeout_response
         self.max_informational_responses = max_informational_responses
+        self.parser = resolve_parser_name(parser)
+        self.parse_request_head = request_head_parser(self.parser)
 
 
 class _Watchdog:
@@ -401,7 +408,7 @@ class HTTP1Connection(HTTPConnection):
                     else None
                 )
                 head = await self._read_head(first_deadline)
-                req_line, headers = parse_request_head(
+                req_line, headers = self.params.parse_request_head(
                     head,
                     max_fields=self.params.max_header_fields,
                     extra_methods=self.params.extra_methods,
