@@ -268,8 +268,16 @@ class TLS:
         ca.cert_pem.write_to_path(self.ca_file)
         self.cert_file = str(directory / "server.pem")
         cert.private_key_and_cert_chain_pem.write_to_path(self.cert_file)
+        client = ca.issue_cert("client@squall.test")
+        self.client_cert_file = str(directory / "client-cert.pem")
+        self.client_key_file = str(directory / "client-key.pem")
+        client.cert_chain_pems[0].write_to_path(self.client_cert_file)
+        client.private_key_pem.write_to_path(self.client_key_file)
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(self, require_client_cert: bool = False) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert_file)
+        if require_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(self.ca_file)
         return context

@@ -982,6 +982,26 @@ async def test_https_untrusted(client: Client, app_server: StartApp, tls: Any) -
     assert response.body == b"Hello world!"
 
 
+async def test_client_certificate(client: Client, app_server: StartApp, tls: Any) -> None:
+    def whoami(request: HTTPServerRequest) -> None:
+        stream = request.connection.stream  # type: ignore[union-attr]
+        peer = stream.socket.getpeercert()
+        names = [value for rdn in peer["subject"] for key, value in rdn if key == "commonName"]
+        alt = [value for _key, value in peer.get("subjectAltName", ())]
+        respond(request, ",".join(names + alt).encode())
+
+    server = app_server({"/whoami": whoami}, ssl_options=tls.server_context(True))
+    response = await client.fetch(
+        server.url("/whoami"),
+        ca_certs=tls.ca_file,
+        client_cert=tls.client_cert_file,
+        client_key=tls.client_key_file,
+    )
+    assert b"client@squall.test" in response.body
+    with pytest.raises((HTTPTLSError, HTTPStreamClosedError)):
+        await client.fetch(server.url("/whoami"), ca_certs=tls.ca_file)
+
+
 # ---------------------------------------------------------------------- proxies
 
 
