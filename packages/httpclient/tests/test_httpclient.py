@@ -1073,6 +1073,7 @@ def test_public_api() -> None:
         "ResponseTooLargeError",
         "TooManyRedirectsError",
         "_RequestProxy",
+        "main",
     }
     assert set(squall.simple_httpclient.__all__) == {
         "HTTPStreamClosedError",
@@ -1083,7 +1084,8 @@ def test_public_api() -> None:
         obj = getattr(squall.httpclient, name)
         if not name.startswith("_"):
             assert obj.__doc__, name
-            assert obj.__module__ == "squall.httpclient", name
+            if isinstance(obj, type):
+                assert obj.__module__ == "squall.httpclient", name
 
 
 def test_exception_tree() -> None:
@@ -1301,3 +1303,21 @@ def test_blocking_client_refuses_running_loop() -> None:
     finally:
         loop.close(all_fds=True)
         client.close()
+
+
+def test_command_line(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    from squall.httpclient import main
+
+    port, stop = _serve_in_thread()
+    try:
+        assert main(["prog", "--print_headers", f"http://127.0.0.1:{port}/hello"]) == 0
+        out = capsysbinary.readouterr().out
+        assert out.startswith(b"HTTP/1.1 200 OK\n")
+        assert out.endswith(b"\n\nHello world!")
+        assert main(["prog", f"http://127.0.0.1:{port}/missing"]) == 0
+        assert capsysbinary.readouterr().out == b"status 404"
+        assert main(["prog", "http://127.0.0.1:1/"]) == 1
+        assert b"127.0.0.1:1" in capsysbinary.readouterr().err
+        assert main(["prog"]) == 2
+    finally:
+        stop()

@@ -12,6 +12,9 @@ The implementation is a :class:`~squall.util.Configurable`:
 default) or :class:`squall.curl_httpclient.CurlAsyncHTTPClient` (libcurl,
 the ``squall-httpclient[curl]`` extra).
 
+``python -m squall.httpclient URL`` fetches a URL from the command line
+(:func:`main`).
+
 Exceptions, named for what went wrong (the code is 599 when there is no
 HTTP response to report)::
 
@@ -47,6 +50,7 @@ from squall.httpclient._errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
+from squall.httpclient._main import main
 from squall.httpclient._request import HTTPRequest, _RequestProxy
 from squall.httpclient._response import HTTPResponse
 
@@ -67,6 +71,7 @@ __all__ = [
     "ResponseTooLargeError",
     "TooManyRedirectsError",
     "_RequestProxy",
+    "main",
 ]
 
 for _cls in (
