@@ -160,7 +160,8 @@ async def _connect(
             source_ip=source_ip,
         )
     except ResolverError as e:
-        raise HTTPConnectionError(f"cannot resolve {what}host {host!r}: {_reason(e)}") from e
+        text = str(e) or f"cannot resolve host {host!r}"
+        raise HTTPConnectionError(f"{what}{text}" if not what else f"proxy: {text}") from e
     except TLSHandshakeError as e:
         raise HTTPTLSError(f"TLS handshake with {where} failed: {_reason(e)}") from e
     except (StreamError, OSError) as e:
@@ -212,5 +213,11 @@ async def _tunnel(
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return text or type(exc).__name__
+    """What went wrong, from the innermost error (without repeating the address)."""
+    real = getattr(exc, "real_error", None) or exc
+    if isinstance(real, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(real, ConnectionResetError):
+        return "connection reset by peer"
+    text = str(real)
+    return text or type(real).__name__
