@@ -161,7 +161,7 @@ async def _connect(
         )
     except ResolverError as e:
         text = str(e) or f"cannot resolve host {host!r}"
-        raise HTTPConnectionError(f"{what}{text}" if not what else f"proxy: {text}") from e
+        raise HTTPConnectionError(f"proxy: {text}" if what else text) from e
     except TLSHandshakeError as e:
         raise HTTPTLSError(f"TLS handshake with {where} failed: {_reason(e)}") from e
     except (StreamError, OSError) as e:
