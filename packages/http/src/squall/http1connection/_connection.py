@@ -54,6 +54,8 @@ gen_log = logging.getLogger("squall.general")
 app_log = logging.getLogger("squall.application")
 
 _HEAD_END = b"\r\n\r\n"
+# Formatted status lines, keyed by ResponseStartLine (a few distinct ones).
+_STATUS_LINES: dict[ResponseStartLine, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -401,32 +403,52 @@ class HTTP1Connection(HTTPConnection):
                 if start_line.code == 101:
                     kind = NO_BODY
             else:
-                idle = self.params.idle_connection_timeout
-                first_deadline = (
-                    asyncio.get_running_loop().time() + idle
-                    if idle is not None and not self._reader.buf
-                    else None
-                )
-                head = await self._read_head(first_deadline)
-                req_line, headers = self.params.parse_request_head(
-                    head,
-                    max_fields=self.params.max_header_fields,
-                    extra_methods=self.params.extra_methods,
+                params = self.params
+                reader = self._reader
+                buf = reader.buf
+                end = buf.find(_HEAD_END)
+                if 0 <= end <= params.max_request_line:
+                    # The whole head is already here (pipelined requests, or
+                    # one read brought it): no coroutine, no deadline.
+                    head = buf[:end]
+                    reader.buf = buf[end + 4 :]
+                else:
+                    idle = params.idle_connection_timeout
+                    first_deadline = (
+                        asyncio.get_running_loop().time() + idle
+                        if idle is not None and not buf
+                        else None
+                    )
+                    head = await self._read_head(first_deadline)
+                req_line, headers = params.parse_request_head(
+                    head, max_fields=params.max_header_fields, extra_methods=params.extra_methods
                 )
                 self._request_start_line = req_line
                 self._request_headers = headers
-                self._disconnect_on_finish = not self._can_keep_alive(req_line, headers)
+                fields = headers._as_list
+                connection = fields.get("Connection")
+                if params.no_keep_alive:
+                    self._disconnect_on_finish = True
+                elif req_line.version == "HTTP/1.1":
+                    self._disconnect_on_finish = connection is not None and (
+                        connection[0].lower() == "close"
+                    )
+                else:
+                    self._disconnect_on_finish = not self._can_keep_alive(req_line, headers)
                 server = self._server
                 if server is not None:
                     server._idle = False
                     if server._closing:
                         self._disconnect_on_finish = True
-                kind, length = request_body_framing(req_line, headers)
-                self._expect_continue = (
-                    kind != NO_BODY
-                    and req_line.version == "HTTP/1.1"
-                    and headers.get("Expect", "").lower() == "100-continue"
-                )
+                if "Content-Length" in fields or "Transfer-Encoding" in fields:
+                    kind, length = request_body_framing(req_line, headers)
+                    self._expect_continue = (
+                        kind != NO_BODY
+                        and req_line.version == "HTTP/1.1"
+                        and headers.get("Expect", "").lower() == "100-continue"
+                    )
+                else:
+                    kind = length = NO_BODY
                 start_line = req_line  # type: ignore[assignment]
             need_delegate_close = True
             result = delegate.headers_received(start_line, headers)
@@ -681,7 +703,11 @@ class HTTP1Connection(HTTPConnection):
                     fields["Connection"] = ["Keep-Alive"]
             if "Date" not in fields:
                 fields["Date"] = [_date_cache.get()]
-            first = f"HTTP/1.1 {code} {start_line.reason}"
+            first = _STATUS_LINES.get(start_line)  # type: ignore[assignment]
+            if first is None:
+                first = f"HTTP/1.1 {code} {start_line.reason}"
+                if len(_STATUS_LINES) < 64:
+                    _STATUS_LINES[start_line] = first
         if self._chunking:
             fields["Transfer-Encoding"] = ["chunked"]
         elif has_length and not self._head_response:
@@ -690,12 +716,9 @@ class HTTP1Connection(HTTPConnection):
                 self._expected_length = int(length)
             except ValueError:
                 raise HTTPOutputError(f"invalid Content-Length {length!r}") from None
-        lines = [first]
-        for name, values in fields.items():
-            for value in values:
-                lines.append(f"{name}: {value}")
-        head = "\r\n".join(lines)
-        breaks = len(lines) - 1
+        lines = [f"{name}: {value}" for name, values in fields.items() for value in values]
+        head = first + "\r\n" + "\r\n".join(lines) if lines else first
+        breaks = len(lines)
         if head.count("\n") != breaks or head.count("\r") != breaks:
             raise HTTPOutputError("CR or LF in the start line or a header field")
         data = head.encode("latin-1") + b"\r\n\r\n"
@@ -950,7 +973,11 @@ class HTTP1ServerConnection:
                 conn = HTTP1Connection(stream, False, params, context, reader, self)
                 self._current = conn
                 try:
-                    keep_going = await conn.read_response(delegate.start_request(self, conn))
+                    request_delegate = delegate.start_request(self, conn)
+                    if params.decompress:
+                        keep_going = await conn.read_response(request_delegate)
+                    else:
+                        keep_going = await conn._read_message(request_delegate)
                 except Exception:
                     app_log.exception("Uncaught exception in HTTP request handling")
                     keep_going = False

@@ -19,6 +19,7 @@ single final ``chunked``, or a bad chunk line is an error, never a guess.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from squall.httputil import (
@@ -66,7 +67,7 @@ KNOWN_METHODS: Final = frozenset(
 
 # Characters never allowed in a request target (RFC 9112 3.2: no whitespace
 # or controls).  Checked with str.translate-free "any" over a small set.
-_TARGET_FORBIDDEN = frozenset(chr(c) for c in [*range(0x21), 0x7F])
+_TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
 
 
 class BadFramingError(HTTPInputError):
@@ -161,19 +162,15 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
             raise MalformedStartLineError("HTTP/0.9 requests are not supported")
         raise MalformedStartLineError(f"malformed request line: {line[:80]!r}")
     method, target, version = parts
-    if not _is_token(method):
-        raise MalformedStartLineError(f"invalid request method {method[:40]!r}")
-    if len(version) != 8 or not version.startswith("HTTP/") or version[6] != ".":
-        raise MalformedStartLineError(f"malformed HTTP version {version[:20]!r}")
-    major, minor = version[5], version[7]
-    if major not in _DIGITS or minor not in _DIGITS:
-        raise MalformedStartLineError(f"malformed HTTP version {version!r}")
-    if version not in {"HTTP/1.1", "HTTP/1.0"}:
-        raise UnsupportedHTTPVersionError(f"HTTP version {version} is not supported")
-    if not target or any(c in _TARGET_FORBIDDEN for c in target):
+    if version != "HTTP/1.1" and version != "HTTP/1.0":
+        _check_version(version)
+    if method not in KNOWN_METHODS:
+        if not _is_token(method):
+            raise MalformedStartLineError(f"invalid request method {method[:40]!r}")
+        if method not in extra_methods:
+            raise MethodNotImplementedError(f"method {method} is not implemented")
+    if not target or _TARGET_FORBIDDEN_RE.search(target) is not None:
         raise MalformedStartLineError(f"invalid request target {target[:80]!r}")
-    if method not in KNOWN_METHODS and method not in extra_methods:
-        raise MethodNotImplementedError(f"method {method} is not implemented")
     if target[0] != "/":
         if target == "*":
             if method != "OPTIONS":
@@ -183,6 +180,19 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
         elif "://" not in target:
             raise MalformedStartLineError(f"invalid request target {target[:80]!r}")
     return RequestStartLine(method, target, version)
+
+
+def _check_version(version: str) -> None:
+    # Only called for a version other than HTTP/1.0 and HTTP/1.1.
+    if (
+        len(version) != 8
+        or not version.startswith("HTTP/")
+        or version[6] != "."
+        or version[5] not in _DIGITS
+        or version[7] not in _DIGITS
+    ):
+        raise MalformedStartLineError(f"malformed HTTP version {version[:20]!r}")
+    raise UnsupportedHTTPVersionError(f"HTTP version {version} is not supported")
 
 
 def parse_request_head(
@@ -198,14 +208,16 @@ def parse_request_head(
     :raises HTTPInputError: a subclass naming the problem, with the status a
         server should answer (400, 414 is the caller's, 431, 501, 505).
     """
-    _check_line_endings(head)
+    crlf = head.count(b"\r\n")
+    if head.count(b"\n") != crlf or head.count(b"\r") != crlf:
+        _check_line_endings(head)
     text = head.decode("latin-1")
-    while text.startswith("\r\n"):
-        text = text[2:]
+    if text[:2] == "\r\n":
+        text = text.lstrip("\r\n")
     line, _, fields = text.partition("\r\n")
     start_line = parse_request_line(line, extra_methods)
     if fields:
-        if fields.count("\n") >= max_fields:
+        if crlf >= max_fields and fields.count("\n") >= max_fields:
             raise HeadTooLargeError(
                 "too many header fields", max_fields, "HTTP1ConnectionParameters.max_header_fields"
             )
@@ -217,21 +229,30 @@ def parse_request_head(
     return start_line, headers
 
 
+# Host header values already found valid (they repeat from request to request).
+_VALID_HOSTS: dict[str, bool] = {}
+_VALID_HOSTS_MAX = 256
+
+
 def _check_host(start_line: RequestStartLine, headers: HTTPHeaders) -> None:
-    hosts = headers.get_list("Host")
-    if len(hosts) != 1:
+    hosts = headers._as_list.get("Host")
+    if hosts is None or len(hosts) != 1:
         raise InvalidHostError(
             "HTTP/1.1 request without a Host header"
             if not hosts
             else "HTTP/1.1 request with more than one Host header"
         )
     host = hosts[0]
+    if host in _VALID_HOSTS:
+        return
     if not host and (start_line.method == "CONNECT" or start_line.path[0] not in "/*"):
         # absolute-form and authority-form: the target names the host; the
         # Host header must be present but may be empty.
         return
     if not _valid_host(host):
         raise InvalidHostError(f"invalid Host header {host[:80]!r}")
+    if len(_VALID_HOSTS) < _VALID_HOSTS_MAX:
+        _VALID_HOSTS[host] = True
 
 
 def _valid_host(host: str) -> bool:

@@ -175,10 +175,20 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __init__(self, *args: Any, **kwargs: str) -> None:
         self._as_list: dict[str, list[str]] = {}
         self._last_key: str | None = None
-        if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
-            for name, values in args[0]._as_list.items():
-                self._as_list[name] = list(values)
-        elif args or kwargs:
+        if len(args) == 1 and not kwargs:
+            arg = args[0]
+            if type(arg) is dict:
+                # The common case, HTTPHeaders({...}): later names that
+                # normalize alike replace earlier ones, as with update().
+                as_list = self._as_list
+                for name, value in arg.items():
+                    as_list[_normalize_header(name)] = [value]
+                return
+            if isinstance(arg, HTTPHeaders):
+                for name, values in arg._as_list.items():
+                    self._as_list[name] = list(values)
+                return
+        if args or kwargs:
             self.update(*args, **kwargs)
 
     # -- multi-value API ---------------------------------------------------
