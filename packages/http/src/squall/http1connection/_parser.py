@@ -57,6 +57,7 @@ UNTIL_CLOSE: Final = 3
 _TOKEN_STR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _HEX = "0123456789abcdefABCDEF"
 _DIGITS = "0123456789"
+_SUPPORTED_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%"
 
 #: Methods this server understands; any other token gets 501 unless the
@@ -162,7 +163,7 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
             raise MalformedStartLineError("HTTP/0.9 requests are not supported")
         raise MalformedStartLineError(f"malformed request line: {line[:80]!r}")
     method, target, version = parts
-    if version != "HTTP/1.1" and version != "HTTP/1.0":
+    if version not in _SUPPORTED_VERSIONS:
         _check_version(version)
     if method not in KNOWN_METHODS:
         if not _is_token(method):
