@@ -180,7 +180,10 @@ def write_outputs(rows: list[dict[str, object]], pollers: list[str], idles: list
         writer.writerows(rows)
 
     by = {(r["poller"], r["idle"]): r["requests_per_second"] for r in rows}
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
     lines = [
         f"Measured on {time.strftime('%Y-%m-%d')} ({machine}); server pinned to one core,"
         " load generator on the other; round trips per second of 64-byte messages"
