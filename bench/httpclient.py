@@ -19,6 +19,9 @@ Method:
   ``SQUALL_POLLER=epoll``); "uvloop" rows use uvloop for everybody.
 * ``--repeat N`` runs everything N times, interleaved, and keeps each
   client's best run (other processes can only slow a run down).
+* Besides requests per second, each row gives the CPU time (user + system)
+  the client process spent per request, which other load on the machine
+  disturbs much less than wall-clock rates.
 
 Usage (nginx must be installed; see bench/README.md)::
 
@@ -35,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -105,8 +109,16 @@ async def _measure(fetch_one: Any, total: int, concurrency: int, warmup: int) ->
     if not await fetch_one():
         raise SystemExit("the first request did not return 200 with the expected body")
     await _drive(fetch_one, warmup, concurrency)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     seconds, errors = await _drive(fetch_one, total, concurrency)
-    return {"seconds": seconds, "errors": errors, "requests": total}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "seconds": seconds,
+        "errors": errors,
+        "requests": total,
+        "cpu_us_per_request": cpu / total * 1e6,
+    }
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -311,7 +323,7 @@ def _run_child(args: argparse.Namespace, nginx: Nginx, client: str, loop: str) -
 def _table(results: dict[str, dict[str, dict[str, Any]]], loops: list[str]) -> str:
     header = ["client"]
     for loop in loops:
-        header += [f"{loop} req/s", "Squall / it", "connections"]
+        header += [f"{loop} req/s", "Squall / it", "CPU us/req", "connections"]
     rows = [header]
     for client, by_loop in results.items():
         row = [client]
@@ -319,11 +331,16 @@ def _table(results: dict[str, dict[str, dict[str, Any]]], loops: list[str]) -> s
             r = by_loop.get(loop)
             squall = results.get("squall", {}).get(loop)
             if r is None or "rps" not in r:
-                row += ["n/a", "", ""]
+                row += ["n/a", "", "", ""]
                 continue
             ratio = f"{squall['rps'] / r['rps']:.2f}x" if squall and "rps" in squall else ""
             errors = f" ({r['errors']} errors)" if r.get("errors") else ""
-            row += [f"{r['rps']:,.0f}{errors}", ratio, str(r["connections"])]
+            row += [
+                f"{r['rps']:,.0f}{errors}",
+                ratio,
+                f"{r['cpu_us_per_request']:.0f}",
+                str(r["connections"]),
+            ]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
@@ -386,6 +403,7 @@ def main() -> None:
                         continue
                     print(
                         f"{label} {result['rps']:9,.0f} req/s  "
+                        f"{result['cpu_us_per_request']:5.0f} us CPU/req  "
                         f"{result['connections']:5} connections  {result['errors']} errors",
                         file=sys.stderr,
                     )
