@@ -1321,3 +1321,37 @@ def test_command_line(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
         assert main(["prog"]) == 2
     finally:
         stop()
+
+
+async def test_failures_leak_no_descriptors(client: Client, raw_server: StartRaw) -> None:
+    """Many failed fetches later, the process holds no more descriptors than before."""
+    import os
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd")
+    responses = [
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ntruncated",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+        b"",
+    ]
+    servers = [await serve_bytes(raw_server, data) for data in responses]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+
+    async def one_round() -> None:
+        for server in servers:
+            with pytest.raises(HTTPClientError):
+                await client.fetch(server.url("/"))
+        with pytest.raises(HTTPConnectionError):
+            await client.fetch(f"http://127.0.0.1:{closed_port}/")
+
+    await one_round()  # let lazily created resources (resolver threads, ...) appear
+    await asyncio.sleep(0.1)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        await one_round()
+    await asyncio.sleep(0.2)
+    after = len(os.listdir("/proc/self/fd"))
+    assert after <= before + 2, (before, after)
