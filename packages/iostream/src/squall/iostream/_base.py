@@ -67,6 +67,8 @@ _DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
 _DEFAULT_READ_CHUNK_SIZE = 64 * 1024
 # get_buffer() rebuilds the buffer when fewer free bytes than this remain.
 _MIN_FREE = 4096
+# Large writes to TLS transports are handed over in chunks of this size.
+_WRITE_CHUNK = 256 * 1024
 
 _FORWARDED = (
     "get_buffer",
@@ -198,8 +200,11 @@ class BaseIOStream:
         self._reading_paused = False
         self._write_paused = False
         self._write_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._pending_writes: list[bytes] = []
+        # Bytes not yet handed to the transport: written before it existed,
+        # or chunks of a large TLS write (see _queue_write).
+        self._pending_writes: collections.deque[bytes | memoryview] = collections.deque()
         self._pending_size = 0
+        self._chunked_writes = False
         # Futures resolved with the stream once it is connected (and its
         # TLS handshake done); failed with _ready_error otherwise.
         self._ready = False
@@ -371,7 +376,7 @@ class BaseIOStream:
         if streaming_callback is not None:
             self._streaming = streaming_callback
             self._streaming_ctx = contextvars.copy_context()
-        elif not partial and num_bytes > len(self._buf) - start:
+        elif not partial and num_bytes > len(self._buf) - start and not self._closed:
             if num_bytes > self.max_buffer_size:
                 self._read_kind = 0
                 self._read_failed_early(
@@ -765,12 +770,18 @@ class BaseIOStream:
             self._pending_size += len(data)
             self._write_waiters.append(future)
         else:
-            if limit is not None and transport.get_write_buffer_size() + len(data) > limit:
+            if (
+                limit is not None
+                and transport.get_write_buffer_size() + self._pending_size + len(data) > limit
+            ):
                 raise StreamBufferFullError(
                     f"write of {len(data)} bytes exceeds max_write_buffer_size ({limit} bytes)"
                 )
-            transport.write(data)
-            if self._write_paused:
+            if self._pending_writes or (self._chunked_writes and len(data) > _WRITE_CHUNK):
+                self._queue_write(data)
+            else:
+                transport.write(data)
+            if self._write_paused or self._pending_writes:
                 self._write_waiters.append(future)
             else:
                 future.set_result(None)
@@ -778,11 +789,34 @@ class BaseIOStream:
             future.add_done_callback(functools.partial(self._deliver_no_arg, callback))
         return future
 
+    def _queue_write(self, data: bytes | bytearray | memoryview) -> None:
+        # TLS transports encrypt a whole write at once and push it all down
+        # to the socket transport, whatever its buffer holds: feed them in
+        # chunks, each once the previous ones have drained.
+        view = memoryview(data).cast("B")
+        pending = self._pending_writes
+        for offset in range(0, len(view), _WRITE_CHUNK):
+            pending.append(view[offset : offset + _WRITE_CHUNK])
+        self._pending_size += len(view)
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        transport = self._wtransport
+        pending = self._pending_writes
+        while pending and not self._write_paused:
+            chunk = pending.popleft()
+            self._pending_size -= len(chunk)
+            transport.write(chunk)
+
     def _pause_writing(self) -> None:
         self._write_paused = True
 
     def _resume_writing(self) -> None:
         self._write_paused = False
+        if self._pending_writes:
+            self._flush_pending()
+            if self._write_paused:
+                return
         waiters = self._write_waiters
         while waiters:
             future = waiters.popleft()
@@ -809,15 +843,12 @@ class BaseIOStream:
         if wtransport is not None:
             # Zero limits: pause_writing means "bytes are waiting", resume
             # means "all sent", which is when write Futures resolve.
-            wtransport.set_write_buffer_limits(high=0)
-            pending = self._pending_writes
-            if pending:
-                self._pending_writes = []
-                self._pending_size = 0
-                for data in pending:
-                    wtransport.write(data)
-                if not self._write_paused:
-                    self._resume_writing()
+            # (TLS transports pause at size >= high, so there high is 1.)
+            tls = wtransport.get_extra_info("sslcontext") is not None
+            wtransport.set_write_buffer_limits(high=1 if tls else 0, low=0)
+            self._chunked_writes = tls
+            if self._pending_writes:
+                self._resume_writing()
         self._ready = True
         waiters = self._ready_waiters
         self._ready_waiters = []
@@ -927,7 +958,7 @@ class BaseIOStream:
             if not future.done():
                 future.set_exception(StreamClosedError(real_error=error))
                 _retrieve(future)
-        self._pending_writes = []
+        self._pending_writes.clear()
         self._pending_size = 0
         ready = self._ready_waiters
         self._ready_waiters = []

@@ -6,10 +6,36 @@ import asyncio
 import fcntl
 import io
 import os
+import select
+import socket
+import stat
 from typing import Any
 
 from squall.iostream._base import BaseIOStream, fd_refusal
 from squall.iostream._errors import ConnectError
+
+
+def _check_pollable(fd: int) -> bool:
+    """Raise ValueError unless the loop can wait for ``fd``; return whether it is a socket.
+
+    uvloop aborts the whole process when asked to watch a regular file or a
+    device that epoll refuses (``/dev/null``), so this is checked first.
+    """
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        raise ValueError(
+            f"descriptor {fd} is not a pipe, FIFO, socket or character device: "
+            "there is nothing to wait for on it"
+        )
+    if stat.S_ISCHR(mode) and hasattr(select, "epoll"):
+        probe = select.epoll()
+        try:
+            probe.register(fd, select.EPOLLIN)
+        except OSError as e:
+            raise ValueError(f"descriptor {fd} cannot be polled: {e}") from e
+        finally:
+            probe.close()
+    return stat.S_ISSOCK(mode)
 
 
 class _WritePipeProtocol(asyncio.Protocol):
@@ -57,6 +83,7 @@ class PipeIOStream(BaseIOStream):
         access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
         self._readable = access in (os.O_RDONLY, os.O_RDWR)
         self._writable = access in (os.O_WRONLY, os.O_RDWR)
+        self._fd_owned = True
         self._attach_task: asyncio.Task[None] | None = self._loop.create_task(self._attach())
 
     def fileno(self) -> int:
@@ -89,15 +116,32 @@ class PipeIOStream(BaseIOStream):
         wtransport: Any = None
         rfile: io.FileIO | None = None
         wfile: io.FileIO | None = None
+        sock: socket.socket | None = None
         try:
             refusal = fd_refusal(self.io_loop, fd)
             if refusal is not None:
                 raise refusal
+            if _check_pollable(fd):
+                # A socket: one socket transport does both directions (the
+                # pipe transports would take incoming data for end of file).
+                sock = socket.socket(fileno=fd)
+                self._fd_owned = False
+                factory = self._get_protocol
+                if sock.family == socket.AF_UNIX:
+                    rtransport, _ = await loop.create_unix_connection(factory, sock=sock)
+                else:
+                    rtransport, _ = await loop.create_connection(factory, sock=sock)
+                wtransport = rtransport
+                self._attach_task = None
+                self._set_transports(rtransport, wtransport)
+                return
             if self._readable:
                 rfile = io.FileIO(fd, "r+b" if self._writable else "rb", closefd=True)
+                self._fd_owned = False  # the file object closes it now
                 rtransport, _ = await loop.connect_read_pipe(self._get_protocol, rfile)
             if self._writable:
                 wfile = io.FileIO(os.dup(fd) if self._readable else fd, "wb", closefd=True)
+                self._fd_owned = False
                 refusal = fd_refusal(self.io_loop, wfile.fileno())
                 if refusal is not None:
                     raise refusal
@@ -106,13 +150,21 @@ class PipeIOStream(BaseIOStream):
                 )
         except BaseException as e:
             # Whatever no transport took is closed here.
-            for transport, f in ((rtransport, rfile), (wtransport, wfile)):
-                if transport is not None:
-                    transport.abort()
-                elif f is not None:
-                    f.close()
+            if sock is not None:
+                if rtransport is not None:
+                    rtransport.abort()
+                else:
+                    sock.close()
+            elif rtransport is not None and rtransport is wtransport:
+                rtransport.abort()
+            else:
+                for transport, f in ((rtransport, rfile), (wtransport, wfile)):
+                    if transport is not None:
+                        transport.abort()
+                    elif f is not None:
+                        f.close()
             if rfile is None and wfile is None:
-                os.close(fd)
+                self._release_fd()
             self._attach_task = None
             if isinstance(e, asyncio.CancelledError):
                 raise
@@ -135,3 +187,10 @@ class PipeIOStream(BaseIOStream):
             self._attach_task = None
             if not task.done():
                 task.cancel()
+                task.add_done_callback(self._release_fd)
+
+    def _release_fd(self, task: Any = None) -> None:
+        # Closed before _attach ever ran: the descriptor is still ours.
+        if self._fd_owned:
+            self._fd_owned = False
+            os.close(self.fd)

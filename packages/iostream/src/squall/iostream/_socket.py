@@ -8,8 +8,8 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from squall.ioloop import FD_SETSIZE
-from squall.iostream._base import BaseIOStream, fd_refusal
+from squall.ioloop import FD_SETSIZE, FDSetSizeError
+from squall.iostream._base import BaseIOStream, fd_refusal, gen_log
 from squall.iostream._errors import ConnectError, StreamClosedError, TLSHandshakeError
 from squall.netutil import _client_ssl_defaults, _server_ssl_defaults, ssl_options_to_context
 
@@ -94,6 +94,8 @@ class IOStream(BaseIOStream):
     """
 
     _tls: tuple[ssl.SSLContext, bool, str | None] | None = None
+    # True when a plain transport must be upgraded with loop.start_tls.
+    _tls_pending = False
 
     def __init__(
         self,
@@ -204,14 +206,23 @@ class IOStream(BaseIOStream):
         await self._attach()
 
     async def _attach(self) -> None:
-        """Put a transport on the connected socket (then TLS, if asked)."""
+        """Put a transport (a TLS one, for SSLIOStream) on the connected socket."""
         sock = self.socket
+        tls = self._tls
         try:
             refusal = fd_refusal(self.io_loop, sock.fileno())
             if refusal is not None:
                 raise refusal
             factory = self._get_protocol
-            if sock.family == socket.AF_UNIX:
+            if tls is not None:
+                context, server_side, server_hostname = tls
+                if server_side:
+                    await self._loop.connect_accepted_socket(factory, sock=sock, ssl=context)
+                else:
+                    await self._loop.create_connection(
+                        factory, sock=sock, ssl=context, server_hostname=server_hostname or ""
+                    )
+            elif sock.family == socket.AF_UNIX:
                 await self._loop.create_unix_connection(factory, sock=sock)
             else:
                 await self._loop.create_connection(factory, sock=sock)
@@ -221,13 +232,26 @@ class IOStream(BaseIOStream):
                 sock.close()
             raise
         except Exception as e:
+            peer = self._address
             if self._owns_socket:
                 self._owns_socket = False
+                if peer is None:
+                    try:
+                        peer = sock.getpeername()
+                    except OSError:
+                        pass
                 sock.close()
-            self._fail(ConnectError(real_error=e, message=f"cannot use the socket: {e}"))
+            error: StreamClosedError
+            if tls is not None and not isinstance(e, FDSetSizeError):
+                error = TLSHandshakeError(
+                    real_error=e,
+                    message=f"TLS handshake with {_describe_address(peer)} failed: {e}",
+                )
+            else:
+                error = ConnectError(real_error=e, message=f"cannot use the socket: {e}")
+            self._fail(error)
             return
-        if self._raw_transport is not None and not self._closed:
-            await self._handshake()
+        self._connect_task = None
 
     def _get_protocol(self) -> Any:
         return self._protocol
@@ -235,6 +259,9 @@ class IOStream(BaseIOStream):
     def _fail(self, error: BaseException) -> None:
         self._connect_task = None
         self._ready_error = error
+        if not self._ready_waiters:
+            # Nobody awaits this connection (a server's): say why it died.
+            gen_log.info("%s", error)
         self.close(exc_info=error)
 
     def _connection_made(self, transport: Any) -> None:
@@ -253,13 +280,15 @@ class IOStream(BaseIOStream):
             if self.socket is None:
                 self.socket = sock
         self._owns_socket = False
-        if self._tls is not None:
-            # Nothing may reach the plain protocol before TLS takes over.
+        if self._tls_pending:
+            # TLS is started on this plain transport (TCPServer on a poller
+            # with a descriptor limit): nothing may reach the plain protocol.
             transport.pause_reading()
             self._raw_transport = transport
-            if self._connect_task is None:
-                self._connect_task = self._loop.create_task(self._handshake())
+            self._connect_task = self._loop.create_task(self._handshake())
             return
+        if self._tls is not None:
+            self._tls_ready(transport)
         self._set_transports(transport, transport)
 
     async def _handshake(self) -> None:
@@ -288,6 +317,7 @@ class IOStream(BaseIOStream):
             return
         self._raw_transport = None
         self._connect_task = None
+        self._tls_pending = False
         if transport is None:  # pragma: no cover - start_tls contract
             self._fail(TLSHandshakeError(message="TLS handshake gave no transport"))
             return
@@ -306,8 +336,14 @@ class IOStream(BaseIOStream):
         if task is not None:
             self._connect_task = None
             if not task.done():
+                # The task closes the socket if it had started; if it had
+                # not, nothing else will.
                 task.cancel()
-                return  # the task closes the socket if no transport took it
+                task.add_done_callback(self._release_socket)
+                return
+        self._release_socket()
+
+    def _release_socket(self, task: Any = None) -> None:
         if self._owns_socket and self.socket is not None:
             self._owns_socket = False
             self.socket.close()
@@ -339,6 +375,17 @@ class IOStream(BaseIOStream):
 
         .. versionadded:: 0.1.0
         """
+        new = self._start_tls_stream(server_side, ssl_options, server_hostname)
+        future: asyncio.Future[SSLIOStream] = new._new_ready_future()
+        return future
+
+    def _start_tls_stream(
+        self,
+        server_side: bool,
+        ssl_options: _SSLOptions = None,
+        server_hostname: str | None = None,
+    ) -> SSLIOStream:
+        """Hand the connection to a new SSLIOStream and start its handshake."""
         transport = self._rtransport
         if (
             self._closed
@@ -375,9 +422,8 @@ class IOStream(BaseIOStream):
         # Detach: this object no longer refers to the connection.
         self._rtransport = self._wtransport = None
         self._closed = True
-        future: asyncio.Future[SSLIOStream] = new._new_ready_future()
         new._connect_task = self._loop.create_task(new._handshake())
-        return future
+        return new
 
 
 class SSLIOStream(IOStream):
