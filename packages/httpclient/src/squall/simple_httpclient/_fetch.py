@@ -591,7 +591,8 @@ class Fetch(HTTPMessageDelegate):
             keep = await self._read_while_producing(h1, stream, producer, None)
         if not self.finished:
             raise HTTPStreamClosedError(self._closed_message(None))
-        return keep and not stream.closed()
+        # After a 101 the connection speaks another protocol: never reuse it.
+        return keep and self.code != 101 and not stream.closed()
 
     async def _read_while_producing(
         self,
