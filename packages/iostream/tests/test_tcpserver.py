@@ -140,7 +140,7 @@ async def test_echo_and_address(servers: list[TCPServer]) -> None:
     assert server.addresses[0][0] == "127.0.0.1"
     assert isinstance(server.streams[0], IOStream)
     client.close()
-    await eventually(lambda: server.streams[0].closed())
+    await eventually(server.streams[0].closed)
 
 
 async def test_listen_and_stop(servers: list[TCPServer]) -> None:
