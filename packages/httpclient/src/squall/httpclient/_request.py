@@ -89,7 +89,8 @@ class HTTPRequest:
         "validate_cert": True,
     }
 
-    _headers: HTTPHeaders
+    # None until first read when no headers were given (most fetches).
+    _headers: HTTPHeaders | None
     _body: bytes | None
 
     def __init__(
@@ -177,13 +178,14 @@ class HTTPRequest:
 
         .. versionadded:: 0.1.0
         """
-        return self._headers
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = HTTPHeaders()
+        return headers
 
     @headers.setter
     def headers(self, value: dict[str, str] | HTTPHeaders | None) -> None:
-        if value is None:
-            self._headers = HTTPHeaders()
-        elif isinstance(value, HTTPHeaders):
+        if value is None or isinstance(value, HTTPHeaders):
             self._headers = value
         else:
             self._headers = HTTPHeaders(value)
