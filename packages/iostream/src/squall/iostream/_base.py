@@ -179,6 +179,10 @@ class BaseIOStream:
 
         self._buf = bytearray()
         self._view = memoryview(self._buf)
+        # The buffer starts at read_chunk_size and doubles, up to this, while
+        # receives keep filling it (bulk transfers).
+        self._max_capacity = min(self.max_buffer_size, 4 * self.read_chunk_size)
+        self._grow = False
         self._start = 0
         self._end = 0
 
@@ -205,6 +209,8 @@ class BaseIOStream:
         self._pending_writes: collections.deque[bytes | memoryview] = collections.deque()
         self._pending_size = 0
         self._chunked_writes = False
+        self._done_future: asyncio.Future[None] = self._loop.create_future()
+        self._done_future.set_result(None)
         # Futures resolved with the stream once it is connected (and its
         # TLS handshake done); failed with _ready_error otherwise.
         self._ready = False
@@ -294,6 +300,18 @@ class BaseIOStream:
         self._read_kind = _UNTIL
         self._read_arg = delimiter
         self._read_max = max_bytes
+        if pos < 0 and callback is None and not self._closed:
+            # Not in the buffer: skip the search _start_read would repeat.
+            end = self._end
+            if (max_bytes is None or end - start < max_bytes) and end - start < (
+                self.max_buffer_size
+            ):
+                scan = end - len(delimiter) + 1
+                self._scan = scan if scan > start else start
+                self._read_future = future
+                if self._reading_paused:
+                    self._resume_reading()
+                return future
         self._scan = start
         return self._start_read(future, callback)
 
@@ -677,9 +695,13 @@ class BaseIOStream:
                 self._into_direct = True
                 return view[self._into_filled :]
         end = self._end
-        if len(self._buf) - end < _MIN_FREE:
+        if len(self._buf) - end < _MIN_FREE or self._grow:
             size = end - self._start
             capacity = len(self._buf)
+            if self._grow:
+                # The last receive filled the buffer: more is coming fast.
+                self._grow = False
+                capacity = min(2 * capacity, self._max_capacity)
             if size + self.read_chunk_size > capacity:
                 capacity = max(2 * capacity, size + self.read_chunk_size)
             self._rebuild(capacity)
@@ -699,7 +721,10 @@ class BaseIOStream:
                 self._into_view = None
                 self._complete_read(filled)
             return
-        self._end += nbytes
+        end = self._end + nbytes
+        self._end = end
+        if end == len(self._buf) and end < self._max_capacity:
+            self._grow = True
         if self._read_kind:
             self._try_read()
         if (
@@ -758,7 +783,6 @@ class BaseIOStream:
         """
         if self._closed:
             raise StreamClosedError(real_error=self.error)
-        future: asyncio.Future[None] = self._loop.create_future()
         transport = self._wtransport
         limit = self.max_write_buffer_size
         if transport is None:
@@ -768,7 +792,6 @@ class BaseIOStream:
                 )
             self._pending_writes.append(bytes(data))
             self._pending_size += len(data)
-            self._write_waiters.append(future)
         else:
             if (
                 limit is not None
@@ -781,10 +804,15 @@ class BaseIOStream:
                 self._queue_write(data)
             else:
                 transport.write(data)
-            if self._write_paused or self._pending_writes:
-                self._write_waiters.append(future)
-            else:
-                future.set_result(None)
+            if callback is None and not self._write_paused and not self._pending_writes:
+                # Sent at once (the usual case): every such write shares one
+                # resolved Future, which is all an awaiting caller needs.
+                return self._done_future
+        future: asyncio.Future[None] = self._loop.create_future()
+        if self._write_paused or self._pending_writes:
+            self._write_waiters.append(future)
+        else:
+            future.set_result(None)
         if callback is not None:
             future.add_done_callback(functools.partial(self._deliver_no_arg, callback))
         return future
