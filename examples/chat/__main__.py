@@ -1,0 +1,7 @@
+"""``python -m chat`` (from the ``examples/`` directory)."""
+
+import sys
+
+from .server import main
+
+sys.exit(main())
