@@ -330,7 +330,7 @@ async def test_read_into(pairs: Pairs, kind: str) -> None:
     assert await future == 6
     assert target == b"\0\0abcdef\0\0"
     with pytest.raises(TypeError, match="writable"):
-        reader.read_into(b"readonly")  # type: ignore[arg-type]
+        reader.read_into(b"readonly")
 
 
 async def test_read_until_close(pairs: Pairs, kind: str) -> None:
