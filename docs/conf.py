@@ -65,6 +65,9 @@ rst_epilog = "\n".join(
 # -- Autodoc -------------------------------------------------------------------
 
 autodoc_member_order = "bysource"
+# Optional accelerators and backends (extras): the docs build does not install
+# them, and the modules that use them import them at import time.
+autodoc_mock_imports = ["pycurl", "pycares", "httptools"]
 autodoc_typehints = "signature"
 autoclass_content = "class"
 

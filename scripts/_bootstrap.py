@@ -17,7 +17,7 @@ def ensure_venv(name: str, requirements: list[str]) -> Path:
 
     The venv is rebuilt when the requirement list changes.
     """
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (the scripts may run on any python3)
         sys.exit(f"Squall needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     env_dir = ROOT / name
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

@@ -185,7 +185,8 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
 
     def on_close(self, server_conn: object) -> None:
         """Forget a closed connection."""
-        self._connections.discard(server_conn)  # type: ignore[arg-type]
+        if isinstance(server_conn, HTTP1ServerConnection):
+            self._connections.discard(server_conn)
 
     @property
     def connection_count(self) -> int:

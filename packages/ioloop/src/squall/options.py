@@ -411,7 +411,7 @@ class OptionParser:
 
     # -- definition -----------------------------------------------------------
 
-    def define(  # noqa: PLR0917 (Tornado's positional signature)
+    def define(
         self,
         name: str,
         default: Any = None,
@@ -713,7 +713,7 @@ options = OptionParser()
 """
 
 
-def define(  # noqa: PLR0917 (Tornado's positional signature)
+def define(
     name: str,
     default: Any = None,
     type: Any = None,

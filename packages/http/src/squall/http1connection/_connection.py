@@ -267,7 +267,7 @@ class HTTP1Connection(HTTPConnection):
 
     def _clear_write_state(self) -> None:
         self._chunking = False
-        self._expected_length: int | None = None
+        self._expected_length = None
         self._written = 0
         self._headers_written = False
         self._write_finished = False
@@ -449,7 +449,7 @@ class HTTP1Connection(HTTPConnection):
                     )
                 else:
                     kind = length = NO_BODY
-                start_line = req_line  # type: ignore[assignment]
+                start_line = req_line
             need_delegate_close = True
             result = delegate.headers_received(start_line, headers)
             if result is not None:
@@ -852,7 +852,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
                 del headers["Content-Length"]
         return self._delegate.headers_received(start_line, headers)
 
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+    async def data_received(self, chunk: bytes) -> None:
         decompressor = self._decompressor
         if decompressor is None:
             self._count(len(chunk))
