@@ -39,9 +39,9 @@ from squall.template import Jinja2Loader
 from squall.websocket import WebSocketClosedError, WebSocketHandler
 
 from .fanout import LocalFanout, RedisFanout
-from .previews import PreviewError, PreviewFetcher, PreviewRefusedError, first_url
+from .previews import PreviewError, PreviewFetcher, first_url
 from .room import Room, Updates
-from .store import Message, MessageStore
+from .store import Message, MessageStore, StoreError
 
 log = logging.getLogger("chat")
 
@@ -191,7 +191,12 @@ class ChatApplication(web.Application):
         """Run a background task, kept until it ends (and cancelled at shutdown)."""
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
 
     async def post_message(self, author: str, body: str) -> Message:
         """Store a message, hand it to everyone, and look for a link to preview."""
@@ -206,10 +211,7 @@ class ChatApplication(web.Application):
     async def _preview(self, message_id: int, url: str) -> None:
         try:
             title = await self.previews.title_of(url)
-        except PreviewRefusedError as exc:
-            log.info("no preview for message %d: %s", message_id, exc)
-            return
-        except PreviewError as exc:
+        except PreviewError as exc:  # refused, or failed: no preview, that is all
             log.info("no preview for message %d: %s", message_id, exc)
             return
         updated = await self.store.set_preview(message_id, url, title)
@@ -402,7 +404,7 @@ class UpdatesHandler(ApiHandler):
 
     def on_updates(self, updates: Updates) -> None:
         self._cancel_timeout()
-        if self.request.connection is None or self._finished:
+        if self._finished:
             return
         self.finish(updates.to_json())
 
@@ -478,7 +480,10 @@ class ChatSocketHandler(WebSocketHandler):
         if self._pending is not None:
             self._pending.extend(messages)
             return
-        fresh = [m for m in messages if m.rev > self.cursor]
+        # In revision order, each revision once (a catch-up read from the
+        # store and the changes held meanwhile may overlap).
+        by_rev = {m.rev: m for m in messages if m.rev > self.cursor}
+        fresh = [by_rev[rev] for rev in sorted(by_rev)]
         if not fresh:
             return
         self.cursor = fresh[-1].rev
@@ -518,7 +523,14 @@ class ChatSocketHandler(WebSocketHandler):
         if not user:
             self.close(1008, "not signed in")
             return
-        posted = await self.application.post_message(user, text)
+        try:
+            posted = await self.application.post_message(user, text)
+        except StoreError:
+            log.exception("storing a message failed")
+            await self.send(
+                {"type": "error", "message": "the message could not be saved", "ref": ref}
+            )
+            return
         await self.send({"type": "posted", "id": posted.id, "ref": ref})
 
     def on_close(self) -> None:

@@ -140,8 +140,10 @@ class Room:
             return Updates([], self.last_rev, reset=True)
         if cursor >= self.floor:
             return Updates(self._cached_since(cursor), self.last_rev)
+        # Older than memory: ask the store. It may already hold changes this
+        # process has not heard of; the cursor covers what is returned.
         messages = await self.store.since(cursor, _BATCH)
-        new_cursor = messages[-1].rev if len(messages) == _BATCH else self.last_rev
+        new_cursor = messages[-1].rev if messages else self.last_rev
         return Updates(messages, max(new_cursor, cursor))
 
     def _cached_since(self, cursor: int) -> list[Message]:

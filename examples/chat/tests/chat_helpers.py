@@ -138,16 +138,21 @@ def free_port() -> int:
         return port
 
 
-def wait_until_serving(port: int, proc: subprocess.Popen[str], timeout: float = 20) -> None:
+def wait_until_serving(
+    port: int, proc: subprocess.Popen[str], timeout: float = 20, path: str = "/signin"
+) -> None:
+    """Wait (blocking) until the server in ``proc`` answers ``GET path`` with 200."""
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.communicate()}")
+            raise AssertionError(f"the server exited with status {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                s.sendall(request)
                 if s.recv(100).startswith(b"HTTP/1.1 200"):
                     return
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not answer GET {path} within {timeout}s")

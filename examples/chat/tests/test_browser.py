@@ -136,8 +136,8 @@ def test_two_users_chat_live(demo: str, link_target: str, tmp_path: Path) -> Non
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            alice_context = browser.new_context(viewport={"width": 900, "height": 700})
-            bob_context = browser.new_context(viewport={"width": 900, "height": 700})
+            alice_context = browser.new_context(viewport={"width": 900, "height": 560})
+            bob_context = browser.new_context(viewport={"width": 900, "height": 560})
             alice = sign_in(alice_context, demo, "Alice")
             bob = sign_in(bob_context, demo, "Bob", "/?transport=poll")
             alice.wait_for_selector("#room[data-live=websocket]")

@@ -25,6 +25,7 @@ from chat.previews import (
     is_public_address,
 )
 from chat.server import ChatServer, UsageError, parse_config
+from chat.store import StoreError
 from chat_helpers import (
     EXAMPLES,
     SECRET,
@@ -155,7 +156,7 @@ async def test_500_goes_through_write_error(
     client = client_for(chat)
     await client.signin("dave")
 
-    async def broken(limit: int) -> Any:
+    async def broken(*args: Any) -> Any:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(app_of(chat).store, "recent", broken)
@@ -321,6 +322,27 @@ async def test_long_poll_answers_at_once_when_behind(
     assert data["cursor"] == 3
 
 
+async def test_cursors_older_than_memory_are_read_from_the_store(
+    chat: ChatServer, client_for: ClientFor
+) -> None:
+    client = client_for(chat)
+    await client.signin("jo")
+    room = app_of(chat).room
+    room.cache_size = 2
+    for i in range(5):
+        await client.post(f"m{i}")
+    assert room.floor == 3
+    data = json.loads((await client.fetch("/updates?cursor=1")).body)
+    assert [m["body"] for m in data["messages"]] == ["m1", "m2", "m3", "m4"]
+    assert data["cursor"] == 5
+    conn = await ws_connect(chat, client, cursor=0)
+    caught_up = await read_json(conn, "messages")
+    assert [m["rev"] for m in caught_up["messages"]] == [1, 2, 3, 4, 5]
+    await client.post("m5")
+    assert [m["rev"] for m in (await read_json(conn, "messages"))["messages"]] == [6]
+    conn.close()
+
+
 async def test_long_poll_times_out_with_nothing(
     start_chat: StartChat, client_for: ClientFor
 ) -> None:
@@ -419,6 +441,26 @@ async def test_websocket_bad_posts_get_errors_not_a_closed_socket(
     conn.close()
 
 
+async def test_websocket_post_the_store_refuses_gets_an_error(
+    chat: ChatServer, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(chat)
+    await client.signin("sue")
+    conn = await ws_connect(chat, client)
+
+    async def full_disk(*args: Any) -> Any:
+        raise StoreError("database or disk is full")
+
+    monkeypatch.setattr(app_of(chat).store, "add", full_disk)
+    await conn.write_message(json.dumps({"type": "post", "body": "lost?", "ref": "a"}))
+    error = await read_json(conn, "error")
+    assert error == {"type": "error", "message": "the message could not be saved", "ref": "a"}
+    monkeypatch.undo()
+    await conn.write_message(json.dumps({"type": "post", "body": "saved", "ref": "b"}))
+    assert (await read_json(conn, "posted"))["ref"] == "b"
+    conn.close()
+
+
 async def test_websocket_needs_sign_in_and_same_origin(
     chat: ChatServer, client_for: ClientFor
 ) -> None:
@@ -453,18 +495,33 @@ async def test_malformed_websocket_frame_closes_with_1002(
     writer.write(bytes([0x81, 0x05]) + b"hello")
     await writer.drain()
     data = await wait(reader.read())  # everything until the server closes
-    # Skip the hello message; find the close frame.
-    close_at = data.index(b"\x88")
-    length = data[close_at + 1]
-    code = struct.unpack("!H", data[close_at + 2 : close_at + 4])[0]
-    assert length >= 2
-    assert code == 1002
+    frames = parse_frames(data)
+    assert [opcode for opcode, _ in frames] == [0x1, 0x8]  # the hello, then close
+    assert struct.unpack("!H", frames[-1][1][:2])[0] == 1002
     writer.close()
     # Everyone else carries on.
     await client.post("still alive")
     pushed = await read_json(bystander, "messages")
     assert [m["body"] for m in pushed["messages"]] == ["still alive"]
     bystander.close()
+
+
+def parse_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split unmasked server frames into (opcode, payload) pairs."""
+    frames = []
+    pos = 0
+    while pos < len(data):
+        opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
+        pos += 2
+        if length == 126:
+            (length,) = struct.unpack("!H", data[pos : pos + 2])
+            pos += 2
+        elif length == 127:
+            (length,) = struct.unpack("!Q", data[pos : pos + 8])
+            pos += 8
+        frames.append((opcode, data[pos : pos + length]))
+        pos += length
+    return frames
 
 
 async def test_too_big_websocket_message_closes_with_1009(
