@@ -3,8 +3,8 @@
 
 It aggregates an upstream JSON service (``GET /weather/<city>`` answering
 ``{"temp": 21, "sky": "sunny"}`` and ``GET /cities``) and uses the classic
-APIs that Tornado 6 removed. The migration guide ports it by replacing
-``tornado`` with ``squall``; a test does exactly that and runs the result.
+APIs that Tornado 6 removed. The migration guide ports it by renaming the
+imports, and nothing else; a test does exactly that and runs the result.
 """
 
 import json
