@@ -47,7 +47,7 @@ def define_options() -> OptionParser:
     options.define("port", default=8888, type=int, help="TCP port to listen on")
     options.define("address", default="127.0.0.1", help="address to listen on")
     options.define(
-        "data_dir", default=".demo-data", help="directory of the SQLite file (created if missing)"
+        "data-dir", default=".demo-data", help="directory of the SQLite file (created if missing)"
     )
     options.define(
         "processes",
@@ -59,7 +59,7 @@ def define_options() -> OptionParser:
         "redis", default=None, type=str, help="Redis URL for the fan-out between processes"
     )
     options.define(
-        "allow_private_previews",
+        "allow-private-previews",
         default=False,
         type=bool,
         help="let link previews fetch private and loopback addresses (tests only)",
