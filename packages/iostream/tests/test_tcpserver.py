@@ -352,7 +352,7 @@ def test_start_forks_processes(tmp_path: Any) -> None:
             port = server._pending_sockets[0].getsockname()[1]
             print(port, flush=True)
             server.start(2, max_restarts=0)
-            os.write(1, b"child %d\n" % process.task_id())  # one write: no interleaving
+            os.write(1, b"child %d\\n" % process.task_id())  # one write: no interleaving
             IOLoop.current().call_later(3, IOLoop.current().stop)
             IOLoop.current().start()
             """
