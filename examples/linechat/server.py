@@ -182,7 +182,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, shutdown)
     log.info(
         "line chat on %s:%d (poller: %s); connect with: nc %s %d",
-        args.address, args.port, io_loop.poller, args.address, args.port,
+        args.address,
+        args.port,
+        io_loop.poller,
+        args.address,
+        args.port,
     )
     io_loop.start()
     server.close()
