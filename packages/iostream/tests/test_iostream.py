@@ -594,6 +594,19 @@ async def test_close_with_exc_info(pairs: Pairs, kind: str) -> None:
     assert isinstance(reader.error, ValueError)
 
 
+async def test_tornado4_io_loop_argument(io_loop: IOLoop) -> None:
+    a, b = socket.socketpair()
+    first = IOStream(a, io_loop=io_loop)
+    second = IOStream(b, max_buffer_size=1 << 20, io_loop=io_loop)
+    assert first.io_loop is io_loop
+    await first.write(b"ok")
+    assert await second.read_bytes(2) == b"ok"
+    r, w = os.pipe()
+    pipes = [PipeIOStream(r, io_loop=io_loop), PipeIOStream(w, io_loop=io_loop)]
+    for stream in [first, second, *pipes]:
+        stream.close()
+
+
 async def test_info_methods(pairs: Pairs, kind: str) -> None:
     reader, writer = await pairs.make(kind)
     assert reader.fileno() >= 0 and writer.fileno() >= 0

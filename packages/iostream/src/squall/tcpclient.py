@@ -82,11 +82,13 @@ class TCPClient:
 
     :param resolver: the :class:`squall.netutil.Resolver` to use (default:
         a new ``Resolver()``, closed by :meth:`close`).
+    :param io_loop: ignored (Tornado 4 passed it): connections are made on
+        the loop :meth:`connect` runs on.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, resolver: Resolver | None = None) -> None:
+    def __init__(self, resolver: Resolver | None = None, io_loop: Any = None) -> None:
         if resolver is not None:
             self.resolver = resolver
             self._own_resolver = False

@@ -59,6 +59,8 @@ class TCPServer:
         Tornado ``ssl_options`` dict (``certfile``, ``keyfile``, ...).
     :param max_buffer_size: each stream's ``max_buffer_size``.
     :param read_chunk_size: each stream's ``read_chunk_size``.
+    :param io_loop: the loop to accept on (default: the current one when
+        sockets are added); kept for Tornado 4 code.
     :raises ValueError: if an ``ssl_options`` dict has no ``certfile``.
     :raises OSError: if the certificate or key cannot be loaded.
 
@@ -70,7 +72,10 @@ class TCPServer:
         ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
+        *,
+        io_loop: IOLoop | None = None,
     ) -> None:
+        self.io_loop = io_loop
         self.ssl_options = ssl_options
         self.max_buffer_size = max_buffer_size
         self.read_chunk_size = read_chunk_size
@@ -116,7 +121,7 @@ class TCPServer:
 
         .. versionadded:: 0.1.0
         """
-        loop = IOLoop.current().asyncio_loop
+        loop = (self.io_loop or IOLoop.current()).asyncio_loop
         for sock in sockets:
             fd = sock.fileno()
             self._sockets[fd] = sock

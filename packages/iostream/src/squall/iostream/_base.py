@@ -128,6 +128,8 @@ class BaseIOStream(_StreamReader):
     :param max_write_buffer_size: the most bytes the write buffer may hold
         (default: unlimited); a write beyond it raises
         :class:`StreamBufferFullError`.
+    :param io_loop: the loop to run on (default: the current one); kept for
+        Tornado 4 code, which passed it.
 
     .. versionadded:: 0.1.0
     """
@@ -140,8 +142,10 @@ class BaseIOStream(_StreamReader):
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
         max_write_buffer_size: int | None = None,
+        *,
+        io_loop: IOLoop | None = None,
     ) -> None:
-        self.io_loop = IOLoop.current()
+        self.io_loop = io_loop if io_loop is not None else IOLoop.current()
         self._loop = self.io_loop.asyncio_loop
         self._init_reader(max_buffer_size, read_chunk_size)
         self.max_write_buffer_size = max_write_buffer_size

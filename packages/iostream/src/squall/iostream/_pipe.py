@@ -11,6 +11,7 @@ import socket
 import stat
 from typing import Any
 
+from squall.ioloop import IOLoop
 from squall.iostream._base import BaseIOStream, fd_refusal
 from squall.iostream._errors import ConnectError
 
@@ -67,6 +68,7 @@ class PipeIOStream(BaseIOStream):
     :param max_buffer_size: see :class:`BaseIOStream`.
     :param read_chunk_size: see :class:`BaseIOStream`.
     :param max_write_buffer_size: see :class:`BaseIOStream`.
+    :param io_loop: see :class:`BaseIOStream`.
 
     .. versionadded:: 0.1.0
     """
@@ -77,8 +79,10 @@ class PipeIOStream(BaseIOStream):
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
         max_write_buffer_size: int | None = None,
+        *,
+        io_loop: IOLoop | None = None,
     ) -> None:
-        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size)
+        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size, io_loop=io_loop)
         self.fd = fd
         access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
         self._readable = access in (os.O_RDONLY, os.O_RDWR)

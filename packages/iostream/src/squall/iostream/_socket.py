@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from squall.ioloop import FD_SETSIZE, FDSetSizeError
+from squall.ioloop import FD_SETSIZE, FDSetSizeError, IOLoop
 from squall.iostream._base import BaseIOStream, fd_refusal, gen_log
 from squall.iostream._errors import ConnectError, StreamClosedError, TLSHandshakeError
 from squall.netutil import _client_ssl_defaults, _server_ssl_defaults, ssl_options_to_context
@@ -89,6 +89,7 @@ class IOStream(BaseIOStream):
     :param max_buffer_size: see :class:`BaseIOStream`.
     :param read_chunk_size: see :class:`BaseIOStream`.
     :param max_write_buffer_size: see :class:`BaseIOStream`.
+    :param io_loop: see :class:`BaseIOStream`.
 
     .. versionadded:: 0.1.0
     """
@@ -103,8 +104,10 @@ class IOStream(BaseIOStream):
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
         max_write_buffer_size: int | None = None,
+        *,
+        io_loop: IOLoop | None = None,
     ) -> None:
-        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size)
+        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size, io_loop=io_loop)
         self.socket: Any = socket
         self._connect_task: asyncio.Task[None] | None = None
         self._raw_transport: Any = None
@@ -410,6 +413,7 @@ class IOStream(BaseIOStream):
             ssl_options=context,
             server_side=server_side,
             server_hostname=server_hostname,
+            io_loop=self.io_loop,
         )
         transport.pause_reading()
         new.socket = self.socket
