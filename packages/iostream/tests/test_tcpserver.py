@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import ssl
@@ -373,3 +374,63 @@ def test_start_forks_processes(tmp_path: Any) -> None:
         assert served <= {b"0", b"1"} and served
     finally:
         proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_select_refuses_high_fd_connection_only(
+    tls: bool, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip("RLIMIT_NOFILE too low for descriptors above 1023")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    io_loop = IOLoop(poller="select", make_current=False)
+    server = EchoServer(ssl_options=server_context if tls else None)
+
+    async def main() -> None:
+        sockets = bind_sockets(0, "127.0.0.1")
+        port = sockets[0].getsockname()[1]
+        server.add_sockets(sockets)
+        await asyncio.sleep(0.05)
+        # Use up the descriptors below 1024, so the next accept() gets a
+        # higher one, which select() cannot watch.
+        filler = []
+        while True:
+            r, w = os.pipe()
+            filler += [r, w]
+            if w >= 1030:
+                break
+        try:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+            with ExpectLog("squall.general", ".*FD_SETSIZE", level=logging.INFO):
+                await eventually(lambda: not server.streams and _closed_by_peer(raw))
+            raw.close()
+        finally:
+            for fd in filler:
+                os.close(fd)
+        # The server and its loop carry on.
+        client = await connect(port, client_context if tls else None)
+        await roundtrip(client)
+        client.close()
+        for stream in server.streams:
+            stream.close()
+        server.stop()
+        await asyncio.sleep(0.05)
+
+    try:
+        io_loop.run_sync(main, timeout=20)
+    finally:
+        io_loop.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
