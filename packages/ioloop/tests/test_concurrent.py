@@ -512,3 +512,40 @@ def test_run_on_executor_legacy_callback_error_goes_to_stack_context(
     assert len(handled) == 1
     assert isinstance(handled[0], KeyError)
     assert not [r for r in caplog.records if r.name == APP_LOG]
+
+
+# -- return_future (Tornado 4) ----------------------------------------------------
+
+
+def test_return_future_resolves_through_callback(io_loop: IOLoop) -> None:
+    from squall.concurrent import return_future
+
+    @return_future
+    def add_later(a: int, b: int, callback: Any) -> None:
+        io_loop.call_later(0.01, callback, a + b)
+
+    @return_future
+    def fails(callback: Any) -> None:
+        raise KeyError("sync failure")
+
+    results: list[Any] = []
+
+    async def main() -> None:
+        assert await add_later(1, 2) == 3
+        add_later(2, 3, callback=results.append)
+        with pytest.raises(KeyError):
+            await fails()
+        await asyncio.sleep(0.05)
+
+    io_loop.run_sync(main)
+    assert results == [5]
+
+
+def test_return_future_rejects_function_without_callback() -> None:
+    from squall.concurrent import return_future
+
+    def no_callback(a: int) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="callback"):
+        return_future(no_callback)

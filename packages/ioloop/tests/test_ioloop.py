@@ -414,3 +414,18 @@ def test_periodic_callback_waits_for_async_callback(loop: IOLoop) -> None:
     pc.stop()
     assert runs[0] >= 2
     assert overlaps[0] == 0
+
+
+def test_periodic_callback_accepts_io_loop_argument(loop: IOLoop) -> None:
+    other = IOLoop(make_current=False)
+    try:
+        ticks: list[float] = []
+        pc = PeriodicCallback(lambda: ticks.append(other.time()), 10, io_loop=other)
+        pc.start()
+        assert pc.io_loop is other
+        other.call_later(0.05, other.stop)
+        other.start()
+        pc.stop()
+        assert ticks
+    finally:
+        other.close()

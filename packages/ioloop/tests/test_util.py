@@ -223,3 +223,13 @@ def test_arg_replacer_unknown_argument() -> None:
 
     with pytest.raises(ValueError, match="no argument named 'callback'"):
         ArgReplacer(f, "callback")
+
+
+def test_tornado4_text_helpers() -> None:
+    from squall.util import bytes_type, exec_in, u
+
+    assert u("x") == "x"
+    assert bytes_type is bytes
+    namespace: dict[str, Any] = {}
+    exec_in("y = 1 + 1", namespace)
+    assert namespace["y"] == 2

@@ -45,6 +45,7 @@ __all__ = [
     "future_set_exception_unless_cancelled",
     "future_set_result_unless_cancelled",
     "is_future",
+    "return_future",
     "run_on_executor",
 ]
 
@@ -391,3 +392,74 @@ def run_on_executor(*args: Any, **kwargs: Any) -> Any:
         return _make_executor_wrapper(fn, executor_name)
 
     return decorator
+
+
+def return_future(f: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
+    """Make a function that takes a ``callback`` argument return a Future.
+
+    Tornado 4's decorator for callback-style functions: the decorated
+    function is called with a ``callback`` that resolves the returned Future
+    (with its one argument, or ``None``); an exception it raises fails the
+    Future.  A caller may still pass its own ``callback=``, which is then
+    called with the result on the IOLoop once the Future resolves.  Kept for
+    porting; new code should return Futures or be ``async def``.
+
+    :raises ValueError: if ``f`` has no ``callback`` parameter.
+
+    .. versionadded:: 0.1.0
+    """
+    from squall.util import ArgReplacer
+
+    replacer = ArgReplacer(f, "callback")
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        from squall.ioloop import IOLoop
+
+        io_loop = IOLoop.current()
+        future: asyncio.Future[Any] = io_loop.asyncio_loop.create_future()
+
+        def resolve(*values: Any) -> None:
+            value = values[0] if len(values) == 1 else (values or None)
+            if not future.done():
+                future.set_result(value)
+
+        def on_result(*values: Any) -> None:
+            if (
+                io_loop.asyncio_loop.is_running()
+                and asyncio._get_running_loop() is io_loop.asyncio_loop
+            ):
+                resolve(*values)
+            else:
+                io_loop.add_callback(resolve, *values)
+
+        user_callback, args, kwargs = replacer.replace(on_result, args, kwargs)
+        try:
+            result = f(*args, **kwargs)
+        except Exception as e:
+            if not future.done():
+                future.set_exception(e)
+        else:
+            if result is not None:
+                raise ReturnValueIgnoredError(
+                    f"@return_future function {f.__qualname__} returned {result!r}; "
+                    "results must go through its callback"
+                )
+        if user_callback is not None:
+
+            def run_user_callback(done: asyncio.Future[Any]) -> None:
+                if done.cancelled():
+                    return
+                if done.exception() is None:
+                    value = done.result()
+                    if value is None:
+                        user_callback()
+                    else:
+                        user_callback(value)
+                else:
+                    done.result()  # re-raise into the IOLoop's error handling
+
+            io_loop.add_future(future, run_user_callback)
+        return future
+
+    return wrapper

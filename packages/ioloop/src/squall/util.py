@@ -34,11 +34,14 @@ __all__ = [
     "ObjectDict",
     "TimeoutError",
     "basestring_type",
+    "bytes_type",
     "errno_from_exception",
+    "exec_in",
     "import_object",
     "raise_exc_info",
     "re_unescape",
     "timedelta_to_seconds",
+    "u",
     "unicode_type",
 ]
 
@@ -46,6 +49,29 @@ __all__ = [
 unicode_type = str
 #: The base string type (``str``); kept for code written against Tornado 4.
 basestring_type = str
+#: The bytes type; kept for code written against Tornado 4.
+bytes_type = bytes
+
+
+def u(s: str) -> str:
+    """Return ``s`` (Tornado 4's text-literal helper for Python 2; kept for porting).
+
+    .. versionadded:: 0.1.0
+    """
+    return s
+
+
+def exec_in(code: Any, glob: dict[str, Any], loc: Mapping[str, Any] | None = None) -> None:
+    """Execute ``code`` (source text or a code object) in the given namespaces.
+
+    Kept for code written against Tornado 4.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(code, str):
+        code = compile(code, "<string>", "exec", dont_inherit=True)
+    exec(code, glob, loc)
+
 
 _T = TypeVar("_T")
 

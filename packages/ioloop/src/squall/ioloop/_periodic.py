@@ -25,6 +25,8 @@ class PeriodicCallback:
         :class:`~datetime.timedelta`.
     :param jitter: spread each delay by up to ``jitter * period / 2`` either
         way (0.1 for +/-5 %), so that many processes do not fire together.
+    :param io_loop: the loop to run on (Tornado 4 style); default: the
+        current loop when :meth:`start` is called.
     :raises ValueError: for a period that is not positive or a negative jitter.
 
     .. versionadded:: 0.1.0
@@ -35,6 +37,7 @@ class PeriodicCallback:
         callback: Callable[[], Any],
         callback_time: float | timedelta,
         jitter: float = 0,
+        io_loop: IOLoop | None = None,
     ) -> None:
         if isinstance(callback_time, timedelta):
             callback_time = callback_time.total_seconds() * 1000
@@ -50,13 +53,14 @@ class PeriodicCallback:
         self._running = False
         self._timeout: Any = None
         self._next_timeout = 0.0
-        self.io_loop: IOLoop | None = None
+        self._given_loop = io_loop
+        self.io_loop: IOLoop | None = io_loop
 
     def start(self) -> None:
         """Start calling; the first call is one period from now."""
         if self._running:
             return
-        self.io_loop = IOLoop.current()
+        self.io_loop = self._given_loop or IOLoop.current()
         self._running = True
         self._next_timeout = self.io_loop.time()
         self._schedule_next()

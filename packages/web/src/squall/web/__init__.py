@@ -91,7 +91,11 @@ from squall.web._errors import (
 )
 from squall.web._handler import RequestHandler
 from squall.web._handlers_misc import ErrorHandler, FallbackHandler, RedirectHandler
-from squall.web._transforms import GZipContentEncoding, OutputTransform
+from squall.web._transforms import (
+    ChunkedTransferEncoding,
+    GZipContentEncoding,
+    OutputTransform,
+)
 from squall.web._uimodules import TemplateModule, UIModule, _UIModuleNamespace
 
 if TYPE_CHECKING:
@@ -103,6 +107,7 @@ __all__ = [
     "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
     "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
     "Application",
+    "ChunkedTransferEncoding",
     "ErrorHandler",
     "FallbackHandler",
     "Finish",
@@ -146,6 +151,7 @@ for _cls in (
     ErrorHandler,
     FallbackHandler,
     Finish,
+    ChunkedTransferEncoding,
     GZipContentEncoding,
     HTTPError,
     MissingArgumentError,

@@ -6,7 +6,7 @@ import zlib
 
 from squall.httputil import HTTPHeaders, HTTPServerRequest
 
-__all__ = ["GZipContentEncoding", "OutputTransform"]
+__all__ = ["ChunkedTransferEncoding", "GZipContentEncoding", "OutputTransform"]
 
 
 class OutputTransform:
@@ -172,3 +172,14 @@ class GZipContentEncoding(OutputTransform):
         elif chunk:
             data += compressor.flush(zlib.Z_SYNC_FLUSH)
         return data
+
+
+class ChunkedTransferEncoding(OutputTransform):
+    """Kept for Tornado 4 applications that list it in ``transforms``.
+
+    Squall's HTTP/1.1 layer already frames a response of unknown length with
+    ``Transfer-Encoding: chunked`` (and an HTTP/1.0 one by closing the
+    connection), so this transform changes nothing.
+
+    .. versionadded:: 0.1.0
+    """
