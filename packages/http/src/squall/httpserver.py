@@ -95,8 +95,13 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
         max_request_line: int | None = None,
         max_header_fields: int | None = None,
         extra_methods: frozenset[str] | set[str] | None = None,
+        io_loop: Any = None,
     ) -> None:
-        """Set the server up; see the class docstring for the arguments."""
+        """Set the server up; see the class docstring for the arguments.
+
+        ``io_loop`` is accepted for Tornado 4 code and ignored: the server
+        runs on the loop that is current when it starts listening.
+        """
         self.request_callback = request_callback
         self.xheaders = xheaders
         self.protocol = protocol
