@@ -486,6 +486,10 @@ class HTTP1Connection(HTTPConnection):
                 # that responses go out in request order.
                 self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
                 await self._finish_waiter
+            if self.is_client and self._reader.buf and not self._detached:
+                # The server sent more than the response: the connection is
+                # out of step and cannot carry another request.
+                self._disconnect_on_finish = True
             if self.is_client and self._disconnect_on_finish:
                 self.close()
             return not self._disconnect_on_finish and not self.stream.closed()
