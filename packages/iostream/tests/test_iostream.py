@@ -476,6 +476,34 @@ async def test_write_large_integrity(pairs: Pairs, kind: str) -> None:
     assert not writer.writing()
 
 
+async def test_bulk_partial_reads_then_small_reads(pairs: Pairs, kind: str) -> None:
+    # Large partial reads (bulk mode on plain selector transports: chunks are
+    # handed over without a copy), then small reads and read_into again.
+    reader, writer = await pairs.make(kind)
+    payload = os.urandom(8 * 1024 * 1024)
+    sent = writer.write(payload)
+    chunks = []
+    got = 0
+    modes = set()
+    while got < len(payload):
+        chunk = await reader.read_bytes(256 * 1024, partial=True)
+        modes.add(reader._bulk)
+        chunks.append(chunk)
+        got += len(chunk)
+    await sent
+    assert b"".join(chunks) == payload
+    if kind == "tcp" and isinstance(asyncio.get_running_loop(), asyncio.SelectorEventLoop):
+        assert True in modes
+    await writer.write(b"line one\nline two\n")
+    assert await reader.read_until(b"\n") == b"line one\n"
+    assert await reader.read_until(b"\n") == b"line two\n"
+    target = bytearray(300_000)
+    into = reader.read_into(target)
+    await writer.write(payload[:300_000])
+    assert await into == 300_000
+    assert target == payload[:300_000]
+
+
 async def test_write_future_waits_until_sent(pairs: Pairs, kind: str) -> None:
     reader, writer = await pairs.make(kind)
     first = writer.write(b"a" * BIG)

@@ -56,6 +56,17 @@ _FORWARDED = (
 )
 
 
+class _BulkProtocol(asyncio.Protocol):
+    """The stream's protocol in bulk mode: data arrives as bytes objects."""
+
+    def __init__(self, stream: BaseIOStream) -> None:
+        self.data_received = stream._data_received_bulk  # type: ignore[method-assign]
+        self.eof_received = stream._eof_received  # type: ignore[method-assign]
+        self.connection_lost = stream._connection_lost  # type: ignore[method-assign]
+        self.pause_writing = stream._pause_writing  # type: ignore[method-assign]
+        self.resume_writing = stream._resume_writing  # type: ignore[method-assign]
+
+
 class _StreamProtocol(asyncio.BufferedProtocol):
     """The asyncio protocol of a stream.
 
@@ -313,6 +324,15 @@ class BaseIOStream(_StreamReader):
             return
         self._rtransport = rtransport
         self._wtransport = wtransport
+        self._bulk_capable = (
+            rtransport is wtransport
+            and rtransport is not None
+            and rtransport.get_extra_info("sslcontext") is None
+            and isinstance(self._loop, asyncio.SelectorEventLoop)
+            and isinstance(rtransport.get_protocol(), _StreamProtocol)
+        )
+        if self._bulk_capable and self._bulk_protocol is None:
+            self._bulk_protocol = _BulkProtocol(self)
         if rtransport is not None and self._reading_paused:
             rtransport.pause_reading()
         if wtransport is not None:

@@ -51,6 +51,8 @@ _DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
 _DEFAULT_READ_CHUNK_SIZE = 64 * 1024
 # get_buffer() rebuilds the buffer when fewer free bytes than this remain.
 _MIN_FREE = 4096
+# In bulk mode, a receive smaller than this switches back to the buffer.
+_BULK_MIN = 64 * 1024
 
 
 class _StreamReader:
@@ -91,6 +93,11 @@ class _StreamReader:
         self._streaming: Callable[[bytes], Any] | None = None
         self._streaming_ctx: contextvars.Context | None = None
         self._reading_paused = False
+        # Bulk mode (see _enter_bulk): possible on plain selector transports.
+        self._bulk_capable = False
+        self._bulk = False
+        self._bulk_protocol: Any = None
+        self._protocol: Any = None
 
     def reading(self) -> bool:
         """Return True while a read is pending.
@@ -562,8 +569,11 @@ class _StreamReader:
             return
         end = self._end + nbytes
         self._end = end
-        if end == len(self._buf) and end < self._max_capacity:
-            self._grow = True
+        if end == len(self._buf):
+            if end < self._max_capacity:
+                self._grow = True
+            elif self._bulk_capable and not self._bulk:
+                self._enter_bulk()
         if self._read_kind:
             self._try_read()
         if (
@@ -572,6 +582,35 @@ class _StreamReader:
             and not self._reading_paused
         ):
             self._pause_reading()
+
+    def _enter_bulk(self) -> None:
+        """Receive into fresh bytes objects: a large read can then take one as is.
+
+        Selector transports receive either into our buffer (then a read
+        copies out of it) or into a new bytes object; while receives keep
+        filling the largest buffer, the second saves a copy per chunk.
+        """
+        self._bulk = True
+        self._rtransport.set_protocol(self._bulk_protocol)
+
+    def _data_received_bulk(self, data: bytes) -> None:
+        if len(data) < _BULK_MIN or self._read_kind == _INTO:
+            # Small chunks again, or a read_into (which receives in place):
+            # back to receiving into the buffer.
+            self._bulk = False
+            self._rtransport.set_protocol(self._protocol)
+        elif (
+            self._read_kind == _BYTES
+            and self._start == self._end
+            and self._read_partial
+            and self._streaming is None
+            and len(data) <= self._read_arg
+        ):
+            future = self._read_future
+            if future is not None and not future.done():
+                self._complete_read(data)  # no copy
+                return
+        self._data_received(data)
 
     def _data_received(self, data: bytes) -> None:
         # Transports without buffered-protocol support (pipes) use this.
