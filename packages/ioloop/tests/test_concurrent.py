@@ -42,6 +42,7 @@ def test_public_api() -> None:
         "future_set_exception_unless_cancelled",
         "future_set_result_unless_cancelled",
         "is_future",
+        "return_future",
         "run_on_executor",
     }
     for name in sc.__all__:

@@ -55,6 +55,7 @@ def test_public_api() -> None:
         "StaticFileHandler",
         "OutputTransform",
         "GZipContentEncoding",
+        "ChunkedTransferEncoding",
         "UIModule",
         "TemplateModule",
         "URLSpec",
