@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import struct
 import time
@@ -304,6 +305,21 @@ async def test_close_frame_from_raw_client_is_echoed(server: Any, recorder: Reco
     peer.close()
     handler = await wait(recorder.closed.get())
     assert (handler.close_code, handler.close_reason) == (4001, "see you")
+
+
+async def test_message_crossing_the_close_frame_is_not_an_error(
+    server: Any, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = server()
+    peer = await raw_client(port)
+    handler = await wait(recorder.opened.get())
+    handler.close(1000)  # the echo of the next message can no longer be sent
+    peer.send(frame(0x81, b"crossing") + frame(0x88, b"\x03\xe8"))
+    with caplog.at_level(logging.ERROR, logger="squall.application"):
+        assert await peer.close_code() == 1000
+        peer.close()
+        await wait(recorder.closed.get())
+    assert caplog.records == []
 
 
 async def test_silent_client_after_server_close_is_dropped(server: Any, recorder: Recorder) -> None:

@@ -213,14 +213,17 @@ class WebSocketClientConnection:
         try:
             stream = await self._open_stream()
             await self._handshake(stream)
-        except BaseException as e:
+        except asyncio.CancelledError:
+            if stream is not None:
+                stream.close()
+            self.connect_future.cancel()
+            raise
+        except Exception as e:
             if stream is not None:
                 stream.close()
             if not self.connect_future.done():
                 self.connect_future.set_exception(e)
                 self.connect_future.exception()  # retrieved: the caller may not await
-            if isinstance(e, asyncio.CancelledError):
-                raise
             return
         if not self.connect_future.done():
             self.connect_future.set_result(self)

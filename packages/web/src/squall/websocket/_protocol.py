@@ -441,6 +441,10 @@ class WebSocketProtocol:
                             result = self._on_message(value)
                             if result is not None:
                                 await result
+                        except WebSocketClosedError:
+                            # Raised only once closing started: a reply to a
+                            # message that crossed our close frame; not an error.
+                            pass
                         except Exception as e:
                             self._report(e)
                             self.fail(CLOSE_INTERNAL_ERROR, "internal error")
