@@ -37,6 +37,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -368,6 +369,10 @@ def main() -> None:
             eff = {
                 impl: max(r["per_cpu_s"] for r in runs[(loop_name, test, impl)]) for impl in IMPLS
             }
+            median = {
+                impl: statistics.median(r["per_cpu_s"] for r in runs[(loop_name, test, impl)])
+                for impl in IMPLS
+            }
             rows.append(
                 {
                     "loop": loop_name,
@@ -378,6 +383,7 @@ def main() -> None:
                     "squall_per_cpu_s": eff["squall"],
                     "tornado_per_cpu_s": eff["tornado"],
                     "ratio_per_cpu_s": eff["squall"] / eff["tornado"],
+                    "median_ratio_per_cpu_s": median["squall"] / median["tornado"],
                     "runs": {impl: runs[(loop_name, test, impl)] for impl in IMPLS},
                 }
             )
@@ -391,6 +397,7 @@ def main() -> None:
             f"{row['loop']:8} {row['measurement']:22} {row['squall']:10,.0f} "
             f"{row['tornado']:10,.0f} {row['ratio']:5.2f}x | {row['squall_per_cpu_s']:18,.0f} "
             f"{row['tornado_per_cpu_s']:10,.0f} {row['ratio_per_cpu_s']:5.2f}x"
+            f" (median {row['median_ratio_per_cpu_s']:.2f}x)"
         )
     if args.no_write:
         return
