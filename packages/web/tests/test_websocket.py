@@ -63,6 +63,9 @@ class EchoHandler(WebSocketHandler):
             return
         if message == "fail":
             raise ValueError("on_message failed on purpose")
+        if message == "as binary":
+            self.write_message(message, binary=True)
+            return
         self.write_message(message, binary=isinstance(message, bytes))
 
     def on_ping(self, data: bytes) -> None:
@@ -217,6 +220,14 @@ async def test_echo_text_binary_json_and_empty(ws_server: Any, recorder: Recorde
         assert await wait(conn.read_message()) == message
     conn.write_message({"a": [1, "</script>"]})
     assert await wait(conn.read_message()) == '{"a": [1, "<\\/script>"]}'
+    conn.write_message("as binary")
+    assert await wait(conn.read_message()) == b"as binary"
+    for size in (125, 126, 65535, 65536, 65537):
+        text = "\u00e9" * (size // 2) + "x" * (size % 2)  # exactly ``size`` bytes of UTF-8
+        conn.write_message(text)
+        assert await wait(conn.read_message()) == text
+    with pytest.raises(TypeError, match="cannot send"):
+        conn.write_message(12)  # type: ignore[arg-type]
     await close_and_wait(conn)
     handler = await wait(recorder.closed.get())
     assert handler.ws_connection is None
@@ -311,6 +322,33 @@ async def test_on_message_callback_and_classic_callbacks(ws_server: Any) -> None
     await asyncio.sleep(0)
     assert results == [read] and read.result() == "three"
     await close_and_wait(conn)
+
+
+async def test_tornado4_io_loop_arguments(ws_server: Any, io_loop: Any) -> None:
+    url = ws_server() + "/echo"
+    conn = await wait(websocket_connect(url, io_loop=io_loop))
+    await close_and_wait(conn)
+    connected: list[Any] = []
+    received: list[Any] = []
+    # Tornado 4's positional order: (url, io_loop, callback, connect_timeout,
+    # on_message_callback, compression_options, ...).
+    future = websocket_connect(url, io_loop, connected.append, 5, received.append, {})
+    conn = await wait(future)
+    await asyncio.sleep(0)
+    assert connected == [future]
+    assert conn.protocol.deflate is None  # /echo declines compression
+    conn.write_message("t4")
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.01)
+    assert received == ["t4"]
+    conn.close()
+    for _ in range(500):
+        if received[-1] is None:
+            break
+        await asyncio.sleep(0.01)
+    assert received == ["t4", None]
 
 
 # -- pings -----------------------------------------------------------------------------------

@@ -509,6 +509,7 @@ def websocket_connect(
     max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
     subprotocols: list[str] | None = None,
     resolver: Any = None,
+    io_loop: IOLoop | None = None,
 ) -> asyncio.Future[WebSocketClientConnection]:
     """Open a WebSocket connection; return a Future of a :class:`WebSocketClientConnection`.
 
@@ -536,6 +537,9 @@ def websocket_connect(
         default; larger closes the connection with code 1009).
     :param subprotocols: subprotocols to offer, in order of preference.
     :param resolver: a :class:`squall.netutil.Resolver` for the host name.
+    :param io_loop: Tornado 4's argument, ignored (the current loop is
+        used); Tornado 4's positional form ``websocket_connect(url, io_loop,
+        callback, ...)`` works too.
     :returns: a Future that fails with :class:`WebSocketHandshakeError`
         (refused or invalid handshake), :class:`squall.iostream.StreamError`
         subclasses (connecting failed, TLS), :class:`squall.util.TimeoutError`
@@ -544,6 +548,25 @@ def websocket_connect(
 
     .. versionadded:: 0.1.0
     """
+    if isinstance(callback, IOLoop):
+        # Tornado 4: websocket_connect(url, io_loop, callback, connect_timeout,
+        # on_message_callback, compression_options, ping_interval,
+        # ping_timeout, max_message_size): every later argument is one off.
+        tornado4_max_size: Any = subprotocols
+        callback, connect_timeout, on_message_callback = (
+            connect_timeout,
+            on_message_callback,
+            compression_options,
+        )
+        compression_options, ping_interval, ping_timeout = (
+            ping_interval,
+            ping_timeout,
+            max_message_size,
+        )
+        max_message_size = (
+            tornado4_max_size if isinstance(tornado4_max_size, int) else DEFAULT_MAX_MESSAGE_SIZE
+        )
+        subprotocols = None
     connection = WebSocketClientConnection(
         url,
         on_message_callback=on_message_callback,

@@ -100,12 +100,15 @@ def apply_mask(key: bytes, data: bytes) -> bytes:
     """
     if len(key) != 4:
         raise ValueError(f"a masking key is 4 bytes, not {len(key)}")
+    return _mask(key, data)
+
+
+def _mask(key: bytes, data: bytes) -> bytes:
     n = len(data)
     if n < _TRANSLATE_FROM:
         if not n:
             return b""
-        quads, rest = divmod(n, 4)
-        pad = key * quads + key[:rest]
+        pad = (key * ((n >> 2) + 1))[:n]
         return (int.from_bytes(data, "little") ^ int.from_bytes(pad, "little")).to_bytes(
             n, "little"
         )
@@ -152,8 +155,13 @@ def build_frame(
     else:
         header = _pack_64(b0, 127 | mask_bit, n)
     if mask:
-        key = os.urandom(4) if mask_key is None else mask_key
-        return header + key + apply_mask(key, payload)
+        if mask_key is None:
+            key = os.urandom(4)
+        elif len(mask_key) != 4:
+            raise ValueError(f"a masking key is 4 bytes, not {len(mask_key)}")
+        else:
+            key = mask_key
+        return header + key + _mask(key, payload)
     return header + payload
 
 
@@ -405,7 +413,15 @@ class FrameReader:
                     )
                 compressed = bool(b0 & RSV1)
                 if b0 & FIN:
-                    events.append(self._message(opcode, payload, compressed))
+                    if opcode == OP_TEXT and not compressed:
+                        try:
+                            events.append((OP_TEXT, payload.decode("utf-8")))
+                        except UnicodeDecodeError:
+                            raise WebSocketProtocolError(
+                                CLOSE_INVALID_DATA, "text message is not valid UTF-8"
+                            ) from None
+                    else:
+                        events.append(self._message(opcode, payload, compressed))
                 else:
                     self._frag_opcode = opcode
                     self._frag_compressed = compressed

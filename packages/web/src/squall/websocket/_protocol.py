@@ -64,9 +64,10 @@ _READ_CHUNK = 65536
 # A frame still lacking more than _READ_CHUNK bytes is read in one request
 # of up to this many bytes.
 _BIG_READ = 1 << 20
-# Payloads up to this size are sent in one write with their header.
-_JOIN_LIMIT = 65536
 _DEFAULT_CLOSE_TIMEOUT = 5.0
+# Headers of unmasked, uncompressed, unfragmented frames of up to 125 bytes.
+_TEXT_HEADERS = [bytes((FIN | OP_TEXT, n)) for n in range(126)]
+_BINARY_HEADERS = [bytes((FIN | OP_BINARY, n)) for n in range(126)]
 
 MessageCallback = Callable[[Any], Awaitable[None] | None]
 
@@ -127,6 +128,8 @@ class WebSocketProtocol:
         self.stream = stream
         self.is_client = is_client
         self.deflate = deflate
+        # A server that does not compress sends short messages by table.
+        self._plain = not is_client and deflate is None
         self.max_message_size = max_message_size
         #: The negotiated subprotocol, or None.
         self.selected_subprotocol = subprotocol
@@ -213,8 +216,21 @@ class WebSocketProtocol:
         """
         if self._close_sent or self._closed:
             raise WebSocketClosedError("the WebSocket connection is closed")
-        if isinstance(message, str):
-            data: Any = message.encode("utf-8")
+        if type(message) is str:
+            data: Any = message.encode()
+            if self._plain and len(data) < 126:
+                # The common case: a short text message from an uncompressed server.
+                try:
+                    future: asyncio.Future[None] = self.stream.write(
+                        (_BINARY_HEADERS if binary else _TEXT_HEADERS)[len(data)] + data
+                    )
+                except StreamClosedError:
+                    raise WebSocketClosedError("the WebSocket connection is closed") from None
+                if future.done():
+                    return future
+                return self._closed_error_future(future)
+        elif isinstance(message, str):
+            data = message.encode("utf-8")
         elif isinstance(message, (bytes, bytearray, memoryview)):
             data = message
         elif isinstance(message, dict):
@@ -228,16 +244,16 @@ class WebSocketProtocol:
             b0 |= RSV1
         n = len(data)
         stream = self.stream
-        future: asyncio.Future[None]
         try:
             if self.is_client:
                 frame = build_frame(b0 & 0x0F, bytes(data), rsv1=bool(b0 & RSV1), mask=True)
                 future = stream.write(frame)
             elif n < 126:
-                future = stream.write(bytes((b0, n)) + data)
-            elif n <= _JOIN_LIMIT:
+                future = stream.write(bytes((b0, n)) + data)  # compressed or binary
+            elif n < 65536:
                 future = stream.write(bytes((b0, 126, n >> 8, n & 0xFF)) + data)
             else:
+                # Large: the header alone, then the payload (not copied again).
                 stream.write(bytes((b0, 127)) + n.to_bytes(8, "big"))
                 future = stream.write(data)
         except StreamClosedError:
