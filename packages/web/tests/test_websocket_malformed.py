@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from squall import web
 from squall.httpserver import HTTPServer
-from squall.iostream import IOStream
 from squall.testing import bind_unused_port
 from squall.websocket import PerMessageDeflate, WebSocketHandler, websocket_connect
 from squall.websocket._frames import OP_CLOSE, FrameReader
@@ -360,8 +359,6 @@ async def test_dead_peer_is_closed_by_ping_timeout(server: Any, recorder: Record
 
 
 async def test_frames_sent_right_behind_the_handshake(server: Any, recorder: Recorder) -> None:
-    if not hasattr(IOStream, "_unread"):
-        pytest.skip("needs IOStream._unread so that HTTP1Connection.detach() can give bytes back")
     port = server()
     reader, writer = await wait(asyncio.open_connection("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()

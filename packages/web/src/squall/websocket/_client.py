@@ -48,11 +48,8 @@ __all__ = ["WebSocketClientConnection", "websocket_connect"]
 #: Defaults when neither the call nor the request says (as HTTPRequest's).
 _DEFAULT_CONNECT_TIMEOUT = 20.0
 _DEFAULT_REQUEST_TIMEOUT = 20.0
-# The handshake answer is read one byte at a time, so that nothing past its
-# head is taken from the stream before detach() (a server may send its first
-# frame right behind the 101; HTTP1Connection.detach() can only give such
-# bytes back once IOStream has a way to take them).  A 101 head is small.
-_HANDSHAKE_CHUNK = 1
+# The largest handshake answer head accepted.  (Frames the server sends right
+# behind its 101 may be read with it: detach() puts them back in the stream.)
 _MAX_HANDSHAKE_HEAD = 16384
 # How much of a refusal's body is kept for the error.
 _MAX_ERROR_BODY = 65536
@@ -114,19 +111,29 @@ class _Request:
 
 
 class _HandshakeDelegate(HTTPMessageDelegate):
-    """Collects the answer to the upgrade request."""
+    """Collects the answer to the upgrade request; takes the stream on a 101.
 
-    def __init__(self) -> None:
+    The stream is detached as soon as the 101 head is in, before the HTTP
+    connection finishes the exchange: bytes the server sent right behind
+    the head belong to the WebSocket connection (detach() puts them back
+    in the stream).
+    """
+
+    def __init__(self, connection: HTTP1Connection) -> None:
+        self.connection = connection
         self.start_line: ResponseStartLine | None = None
         self.headers: HTTPHeaders | None = None
         self.body: list[bytes] = []
         self.size = 0
+        self.stream: Any = None
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> None:
         if isinstance(start_line, ResponseStartLine):
             self.start_line = start_line
+            if start_line.code == 101:
+                self.stream = self.connection.detach()
         self.headers = headers
 
     def data_received(self, chunk: bytes) -> None:
@@ -279,11 +286,9 @@ class WebSocketClientConnection:
         connection = HTTP1Connection(
             stream,
             True,
-            HTTP1ConnectionParameters(
-                chunk_size=_HANDSHAKE_CHUNK, max_header_size=_MAX_HANDSHAKE_HEAD
-            ),
+            HTTP1ConnectionParameters(max_header_size=_MAX_HANDSHAKE_HEAD),
         )
-        delegate = _HandshakeDelegate()
+        delegate = _HandshakeDelegate(connection)
         timeout = request.request_timeout or None
         try:
             async with asyncio.timeout(timeout):
@@ -320,7 +325,7 @@ class WebSocketClientConnection:
             raise WebSocketHandshakeError(
                 "the server accepted an extension that was not offered", 101, answer
             )
-        stream = connection.detach()
+        stream = delegate.stream
         self.headers = answer
         self.protocol = WebSocketProtocol(
             stream,
