@@ -54,6 +54,9 @@ gen_log = logging.getLogger("squall.general")
 app_log = logging.getLogger("squall.application")
 
 _HEAD_END = b"\r\n\r\n"
+# How long, and how much, to drain a rejected request before closing.
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 1 << 20
 # Formatted status lines, keyed by ResponseStartLine (a few distinct ones).
 _STATUS_LINES: dict[ResponseStartLine, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -318,7 +321,7 @@ class HTTP1Connection(HTTPConnection):
         leftover = self._reader.buf
         self._reader.buf = b""
         if leftover:
-            stream._unread(leftover)
+            stream.unread(leftover)
         self._wake_reader()
         return stream
 
@@ -505,11 +508,17 @@ class HTTP1Connection(HTTPConnection):
             return False
         except HTTPInputError as e:
             gen_log.info("Malformed HTTP message from %s: %s", self._peer(), e)
-            if not self.is_client:
-                self._send_error_response(e.status_code)
-            self.close()
             if self.is_client:
+                self.close()
                 raise
+            if self._send_error_response(e.status_code):
+                # Let the peer see the end of the response at once, then
+                # drain what it still sends so the close does not reset.
+                write_eof = getattr(self.stream, "write_eof", None)
+                if write_eof is not None:
+                    write_eof()
+                await self._linger_close()
+            self.close()
             return False
         except StreamClosedError:
             if self.is_client and not need_delegate_close:
@@ -629,16 +638,35 @@ class HTTP1Connection(HTTPConnection):
     def _peer(self) -> str:
         return str(getattr(self.context, "remote_ip", None) or "peer")
 
-    def _send_error_response(self, code: int) -> None:
+    async def _linger_close(self) -> None:
+        # Closing a socket with unread input makes the kernel send a reset,
+        # which can destroy the error response before the peer reads it:
+        # read and drop what the peer is still sending (briefly, and only so
+        # much) before closing.
+        reader = self._reader
+        deadline = asyncio.get_running_loop().time() + _LINGER_SECONDS
+        drained = 0
+        try:
+            while drained < _LINGER_BYTES:
+                reader.buf = b""
+                await reader.fill(deadline)
+                drained += len(reader.buf)
+        except (StreamClosedError, TimeoutError):
+            pass
+        reader.buf = b""
+
+    def _send_error_response(self, code: int) -> bool:
+        """Write a bare error response; return whether anything was written."""
         if self._headers_written or self.stream.closed():
-            return
+            return False
         reason = responses.get(code, "Error")
         try:
             head = f"HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             self.stream.write(head.encode())
         except StreamClosedError:
-            pass
+            return False
         self._headers_written = True
+        return True
 
     def write_headers(
         self,
@@ -761,8 +789,14 @@ class HTTP1Connection(HTTPConnection):
             future.set_exception(StreamClosedError())
             future.exception()  # retrieved: a closed peer is not an error here
         else:
-            future = self.stream.write(data)
-            self._last_write = future
+            try:
+                future = self.stream.write(data)
+            except StreamClosedError as e:
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(e)
+                future.exception()  # retrieved: a vanished peer is not an error here
+            else:
+                self._last_write = future
         if callback is not None:
             future.add_done_callback(lambda f: None if f.exception() else callback())
         return future
@@ -972,8 +1006,17 @@ class HTTP1ServerConnection:
         params = self.params
         context = self.context
         reader = self._reader
+        loop_time = asyncio.get_running_loop().time
         try:
             while not self._closing:
+                if not reader.buf:
+                    # Idle between requests: wait here, with no per-request
+                    # objects and a shallow stack (keeps idle connections small).
+                    idle = params.idle_connection_timeout
+                    try:
+                        await reader.fill(None if idle is None else loop_time() + idle)
+                    except (StreamClosedError, TimeoutError):
+                        break
                 conn = HTTP1Connection(stream, False, params, context, reader, self)
                 self._current = conn
                 try:
@@ -990,8 +1033,9 @@ class HTTP1ServerConnection:
                 if not keep_going:
                     break
         finally:
-            self._current = None
-            stream.close()
+            current, self._current = self._current, None
+            if current is None or not current._detached:
+                stream.close()
             try:
                 delegate.on_close(self)
             except Exception:

@@ -18,7 +18,6 @@ writes to them are fed in chunks as the socket drains.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextvars
 import functools
 import logging
@@ -29,7 +28,7 @@ from typing import Any, TypeAlias
 
 from squall.ioloop import FD_SETSIZE, FDSetSizeError, IOLoop, PollerError, get_poller
 from squall.iostream._errors import StreamBufferFullError, StreamClosedError
-from squall.iostream._reader import _CLOSE, _StreamReader
+from squall.iostream._reader import _CLOSE, _MIN_FREE, _StreamReader
 
 app_log = logging.getLogger("squall.application")
 gen_log = logging.getLogger("squall.general")
@@ -165,10 +164,12 @@ class BaseIOStream(_StreamReader):
         self._wtransport: Any = None
         self._closed = False
         self._write_paused = False
-        self._write_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Lists, not deques: they are almost always empty, and an empty
+        # deque costs ~700 bytes per connection.
+        self._write_waiters: list[asyncio.Future[None]] = []
         # Bytes not yet handed to the transport: written before it existed,
         # or chunks of a large TLS write (see _queue_write).
-        self._pending_writes: collections.deque[bytes | memoryview] = collections.deque()
+        self._pending_writes: list[bytes | memoryview] = []
         self._pending_size = 0
         self._chunked_writes = False
         self._done_future: asyncio.Future[None] = self._loop.create_future()
@@ -251,6 +252,14 @@ class BaseIOStream(_StreamReader):
             self._pending_writes.append(bytes(data))
             self._pending_size += len(data)
         else:
+            if transport.is_closing():
+                # A send already failed (the peer reset the connection) and
+                # asyncio is closing the transport; further writes would only
+                # be logged one by one.  The stream is closed from now on.
+                self.close()
+                raise StreamClosedError(
+                    message="Stream is closed: the connection was lost while writing"
+                )
             if (
                 limit is not None
                 and transport.get_write_buffer_size() + self._pending_size + len(data) > limit
@@ -275,6 +284,49 @@ class BaseIOStream(_StreamReader):
             future.add_done_callback(functools.partial(self._deliver_no_arg, callback))
         return future
 
+    def write_eof(self) -> bool:
+        """Half-close: send end-of-file once the written bytes are sent.
+
+        Reading goes on (a server uses it to let a rejected client see the
+        end of the response while the rest of its request is drained).
+        TLS streams and pipes without a write end cannot do it.
+
+        :returns: whether the end-of-file was (or will be) sent.
+
+        .. versionadded:: 0.1.0
+        """
+        transport = self._wtransport
+        if self._closed or transport is None or self._pending_writes:
+            return False
+        try:
+            if not transport.can_write_eof():
+                return False
+            transport.write_eof()
+        except (OSError, RuntimeError, NotImplementedError):
+            return False
+        return True
+
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of the bytes not yet read.
+
+        For a protocol that read ahead and hands the stream over (an HTTP
+        connection upgraded to WebSocket): the next read sees ``data`` first.
+
+        .. versionadded:: 0.1.0
+        """
+        if not data:
+            return
+        unread = self._view[self._start : self._end].tobytes()
+        combined = bytes(data) + unread
+        new = bytearray(len(combined) + _MIN_FREE)
+        new[: len(combined)] = combined
+        self._buf = new
+        self._view = memoryview(new)
+        self._start = 0
+        self._end = len(combined)
+        if self._read_kind:
+            self._try_read()
+
     def _queue_write(self, data: bytes | bytearray | memoryview) -> None:
         # TLS transports encrypt a whole write at once and push it all down
         # to the socket transport, whatever its buffer holds: feed them in
@@ -290,7 +342,7 @@ class BaseIOStream(_StreamReader):
         transport = self._wtransport
         pending = self._pending_writes
         while pending and not self._write_paused:
-            chunk = pending.popleft()
+            chunk = pending.pop(0)
             self._pending_size -= len(chunk)
             transport.write(chunk)
 
@@ -304,8 +356,8 @@ class BaseIOStream(_StreamReader):
             if self._write_paused:
                 return
         waiters = self._write_waiters
-        while waiters:
-            future = waiters.popleft()
+        self._write_waiters = []
+        for future in waiters:
             if not future.done():
                 future.set_result(None)
 
@@ -448,8 +500,8 @@ class BaseIOStream(_StreamReader):
                     future.set_exception(StreamClosedError(real_error=error))
                     _retrieve(future)
         waiters = self._write_waiters
-        while waiters:
-            future = waiters.popleft()
+        self._write_waiters = []
+        for future in waiters:
             if not future.done():
                 future.set_exception(StreamClosedError(real_error=error))
                 _retrieve(future)

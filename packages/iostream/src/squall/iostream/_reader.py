@@ -51,6 +51,14 @@ _DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
 _DEFAULT_READ_CHUNK_SIZE = 64 * 1024
 # get_buffer() rebuilds the buffer when fewer free bytes than this remain.
 _MIN_FREE = 4096
+# A fresh buffer's size; it grows fourfold while receives fill it (up to
+# 4 * read_chunk_size) and is released when drained.
+_INITIAL_CAPACITY = 8192
+# Drained buffers up to this size are released (larger ones belong to bulk
+# transfers and are kept).
+_RELEASE_MAX = 64 * 1024
+_EMPTY_BUFFER = bytearray()
+_EMPTY_VIEW = memoryview(_EMPTY_BUFFER)
 # In bulk mode, a receive smaller than this switches back to the buffer.
 _BULK_MIN = 64 * 1024
 
@@ -506,16 +514,26 @@ class _StreamReader:
         """Remove and return the buffered bytes up to offset ``stop``."""
         data = self._view[self._start : stop].tobytes()
         if stop == self._end:
-            self._start = self._end = 0
+            self._drained()
         else:
             self._start = stop
         return data
 
     def _discard(self, stop: int) -> None:
         if stop == self._end:
-            self._start = self._end = 0
+            self._drained()
         else:
             self._start = stop
+
+    def _drained(self) -> None:
+        # Every buffered byte was consumed.  Unless receives are filling the
+        # buffer (a bulk transfer, which keeps it), give the memory back: an
+        # idle keep-alive connection then holds no buffer at all, and the
+        # next receive allocates a small one.
+        self._start = self._end = 0
+        if not self._grow and 0 < len(self._buf) <= _RELEASE_MAX:
+            self._buf = _EMPTY_BUFFER
+            self._view = _EMPTY_VIEW
 
     def _rebuild(self, capacity: int) -> None:
         """Replace the buffer by one of ``capacity`` bytes holding the unread bytes."""
@@ -541,15 +559,17 @@ class _StreamReader:
                 self._into_direct = True
                 return view[self._into_filled :]
         end = self._end
-        if len(self._buf) - end < _MIN_FREE or self._grow:
+        capacity = len(self._buf)
+        if capacity - end < _MIN_FREE or self._grow:
             size = end - self._start
-            capacity = len(self._buf)
             if self._grow:
                 # The last receive filled the buffer: more is coming fast.
                 self._grow = False
-                capacity = min(2 * capacity, self._max_capacity)
-            if size + self.read_chunk_size > capacity:
-                capacity = max(2 * capacity, size + self.read_chunk_size)
+                capacity = min(4 * capacity, self._max_capacity)
+            elif not capacity:
+                capacity = min(_INITIAL_CAPACITY, self.read_chunk_size)
+            while capacity - size < _MIN_FREE:
+                capacity *= 2
             self._rebuild(capacity)
             end = self._end
         return self._view[end:]
