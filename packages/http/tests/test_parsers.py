@@ -151,26 +151,35 @@ def test_corpus_parsers_agree(head: bytes) -> None:
     both(head, extra_methods=frozenset({"BREW", "PROPFIND"}))
 
 
-@needs_httptools
-@pytest.mark.parametrize("head", FAST_HEADS)
-def test_typical_heads_take_the_fast_path(head: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = outcome(parse_request_head, head)
-    assert expected[0] == "ok"
+@pytest.fixture
+def fast_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the httptools parser fail if it hands a head to the reference parser."""
 
     def no_fallback(head: bytes, **kwargs: Any) -> Any:
         raise AssertionError(f"{head!r} was handed to the reference parser")
 
     monkeypatch.setattr(_httptools, "parse_request_head", no_fallback)
-    for _ in range(2):  # cold and warm name/host caches
+
+
+@needs_httptools
+@pytest.mark.parametrize("head", FAST_HEADS)
+def test_typical_heads_take_the_fast_path(
+    head: bytes, fast_path_only: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = outcome(parse_request_head, head)  # the module's own import: not patched
+    assert expected[0] == "ok"
+    monkeypatch.setattr(_httptools, "_NAMES", {})
+    monkeypatch.setattr(_httptools, "_HOSTS", set())
+    for _ in range(2):  # cold, then warm name and host caches
         assert outcome(_httptools.parse_request_head_httptools, head) == expected
 
 
 @needs_httptools
-def test_fast_path_with_extra_method(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_with_extra_method(fast_path_only: None) -> None:
     head = b"PROPFIND /dav HTTP/1.1\r\nHost: a\r\nDepth: 1"
     extra = frozenset({"PROPFIND"})
     expected = outcome(parse_request_head, head, extra_methods=extra)
-    monkeypatch.setattr(_httptools, "parse_request_head", None)
+    assert expected[2] == ("PROPFIND", "/dav", "HTTP/1.1")
     assert outcome(_httptools.parse_request_head_httptools, head, extra_methods=extra) == expected
 
 
@@ -365,7 +374,8 @@ class FakeStream:
 
     Each ``read_bytes`` resolves (on the next loop iteration) with the next
     scripted piece; after the last one the stream closes, as when the peer
-    closes.  Writes are recorded and succeed at once.
+    closes.  Writes are recorded and succeed at once; none may follow
+    ``write_eof``.
     """
 
     def __init__(self, pieces: list[bytes]) -> None:
@@ -375,6 +385,7 @@ class FakeStream:
         self._loop = asyncio.get_running_loop()
         self.written = bytearray()
         self.reads = 0
+        self.eof_written = False
 
     def read_bytes(self, num_bytes: int, partial: bool = False) -> asyncio.Future[bytes]:
         assert partial, "HTTP1Connection reads with partial=True"
@@ -394,10 +405,14 @@ class FakeStream:
     def write(self, data: bytes) -> asyncio.Future[None]:
         if self._closed:
             raise StreamClosedError()
+        assert not self.eof_written, "write after write_eof"
         self.written += data
         future: asyncio.Future[None] = self._loop.create_future()
         future.set_result(None)
         return future
+
+    def write_eof(self) -> None:
+        self.eof_written = True
 
     def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
         self._close_callback = callback
