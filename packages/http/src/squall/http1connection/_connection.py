@@ -1032,6 +1032,10 @@ class HTTP1ServerConnection:
                 self._idle = True
                 if not keep_going:
                     break
+                # Drop the finished exchange (and the handler, request and
+                # headers it references) before waiting for the next one.
+                self._current = None
+                conn = request_delegate = None  # type: ignore[assignment]
         finally:
             current, self._current = self._current, None
             if current is None or not current._detached:

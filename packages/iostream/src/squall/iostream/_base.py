@@ -43,17 +43,6 @@ _ExcInfo: TypeAlias = (
 # Large writes to TLS transports are handed over in chunks of this size.
 _WRITE_CHUNK = 256 * 1024
 
-_FORWARDED = (
-    "get_buffer",
-    "buffer_updated",
-    "data_received",
-    "eof_received",
-    "connection_made",
-    "connection_lost",
-    "pause_writing",
-    "resume_writing",
-)
-
 
 class _BulkProtocol(asyncio.Protocol):
     """The stream's protocol in bulk mode: data arrives as bytes objects."""
@@ -79,8 +68,29 @@ class _StreamProtocol(asyncio.BufferedProtocol):
 
     def bind(self, stream: BaseIOStream) -> None:
         self.stream = stream
-        for name in _FORWARDED:
-            setattr(self, name, getattr(stream, "_" + name))
+        # The two calls made for every receive go straight to the stream's
+        # bound methods; the rare ones delegate (fewer objects per
+        # connection).
+        self.get_buffer = stream._get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = stream._buffer_updated  # type: ignore[method-assign]
+
+    def data_received(self, data: bytes) -> None:
+        self.stream._data_received(data)
+
+    def eof_received(self) -> bool:
+        return self.stream._eof_received()
+
+    def connection_made(self, transport: Any) -> None:
+        self.stream._connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.stream._connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.stream._pause_writing()
+
+    def resume_writing(self) -> None:
+        self.stream._resume_writing()
 
 
 def fd_refusal(io_loop: IOLoop, fd: int) -> FDSetSizeError | None:
@@ -146,6 +156,27 @@ class BaseIOStream(_StreamReader):
 
     #: The exception that closed the stream, or None.
     error: BaseException | None
+
+    __slots__ = (
+        "_chunked_writes",
+        "_close_callback",
+        "_closed",
+        "_done_future",
+        "_loop",
+        "_on_ready",
+        "_pending_size",
+        "_pending_writes",
+        "_ready",
+        "_ready_error",
+        "_ready_waiters",
+        "_rtransport",
+        "_write_paused",
+        "_write_waiters",
+        "_wtransport",
+        "error",
+        "io_loop",
+        "max_write_buffer_size",
+    )
 
     def __init__(
         self,

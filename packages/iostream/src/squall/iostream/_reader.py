@@ -66,6 +66,36 @@ _BULK_MIN = 64 * 1024
 class _StreamReader:
     """Buffering and reads; :class:`~squall.iostream.BaseIOStream` adds the rest."""
 
+    # Slots: a stream has more attributes than CPython's key-sharing
+    # instance dicts hold (30), and an unshared dict costs ~1.5 KB per
+    # connection.
+    __slots__ = (
+        "_buf",
+        "_bulk",
+        "_bulk_capable",
+        "_bulk_protocol",
+        "_end",
+        "_grow",
+        "_into_direct",
+        "_into_filled",
+        "_into_view",
+        "_max_capacity",
+        "_protocol",
+        "_read_arg",
+        "_read_future",
+        "_read_kind",
+        "_read_max",
+        "_read_partial",
+        "_reading_paused",
+        "_scan",
+        "_start",
+        "_streaming",
+        "_streaming_ctx",
+        "_view",
+        "max_buffer_size",
+        "read_chunk_size",
+    )
+
     # Provided by BaseIOStream.
     _loop: asyncio.AbstractEventLoop
     _closed: bool
