@@ -330,3 +330,17 @@ def test_chunked_round_trip_random() -> None:
         got = _feed_all(d, [bytes(encoded[i : i + step]) for i in range(0, len(encoded), step)])
         assert got == payload
         assert d.done
+
+
+def test_chunked_limits_do_not_depend_on_the_split() -> None:
+    # Found by fuzzing: a line or trailer exactly at its limit, split after
+    # its CR, was refused although it is accepted in one piece.
+    data = b"1;" + b"x" * 62 + b"\r\na\r\n0\r\n" + b"X: " + b"v" * 253 + b"\r\n\r\n"
+    for i in range(len(data) + 1):
+        d = ChunkedDecoder(max_line=64, max_trailer_size=256)
+        assert _feed_all(d, [data[:i], data[i:]]) == b"a"
+        assert d.done and d.trailers["X"] == "v" * 253
+    for bad in (b"1;" + b"x" * 63 + b"\r\na\r\n0\r\n\r\n", b"0\r\nX: " + b"v" * 254 + b"\r\n\r\n"):
+        for i in range(len(bad) + 1):
+            with pytest.raises(BadFramingError):
+                _feed_all(ChunkedDecoder(max_line=64, max_trailer_size=256), [bad[:i], bad[i:]])

@@ -107,7 +107,7 @@ class HTTP1ConnectionParameters:
         responses to accept before giving up on a server.
     :param parser: the request-head parser: ``"pure"`` (the reference,
         pure Python) or ``"httptools"`` (extra ``squall-http[speedups]``);
-        default ``$SQUALL_HTTP_PARSER``, else ``"pure"``.  Both give the same
+        default ``$SQUALL_HTTP_PARSER``, else httptools when installed.  Both give the same
         answer on every conformance case.
 
     .. versionadded:: 0.1.0

@@ -473,7 +473,8 @@ class ChunkedDecoder:
             elif state == self._SIZE:
                 end = buf.find(b"\r\n", pos)
                 if end < 0:
-                    if n - pos > self._max_line:
+                    # A line of exactly max_line bytes may still await its LF.
+                    if n - pos > self._max_line + 1:
                         raise BadFramingError("chunk-size line too long")
                     self._buf = buf[pos:]
                     return out
@@ -496,7 +497,8 @@ class ChunkedDecoder:
                     return out
                 end = buf.find(b"\r\n\r\n", pos)
                 if end < 0:
-                    if n - pos > self._max_trailer:
+                    # A full-size section may still await the rest of CRLF CRLF.
+                    if n - pos > self._max_trailer + 3:
                         raise BadFramingError("trailer section too large")
                     self._buf = buf[pos:]
                     return out

@@ -25,13 +25,24 @@ class ParserUnavailableError(ImportError):
     """The configured parser cannot be used here (its extra is not installed)."""
 
 
+def _default_parser() -> str:
+    # The accelerator is used automatically when its extra is installed.
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "pure"
+    return "httptools"
+
+
 def resolve_parser_name(name: str | None) -> str:
-    """Return the parser to use: ``name``, else ``$SQUALL_HTTP_PARSER``, else ``pure``.
+    """Return the parser to use: ``name``, else ``$SQUALL_HTTP_PARSER``, else the default.
+
+    The default is ``httptools`` when it is installed, else ``pure``.
 
     :raises ValueError: for an unknown name.
     """
     if name is None:
-        name = os.environ.get(PARSER_ENV_VAR, "").strip() or "pure"
+        name = os.environ.get(PARSER_ENV_VAR, "").strip() or _default_parser()
     if name not in ("pure", "httptools"):
         raise ValueError(f"unknown HTTP parser {name!r}: choose 'pure' or 'httptools'")
     return name
