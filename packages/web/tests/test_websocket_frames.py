@@ -362,3 +362,34 @@ def test_compression_bomb_is_refused_after_inflating_at_most_the_limit() -> None
 def test_invalid_compressed_data_is_a_protocol_error() -> None:
     reader = server_reader(deflate=PerMessageDeflate())
     assert error_of(reader.feed(raw_frame(0xC1, b"\xff\xff\xff\xff"))).code == 1002
+
+
+# -- the fast path for one small frame per read ----------------------------------------------
+
+
+def test_one_frame_per_feed_takes_the_same_decisions() -> None:
+    reader = server_reader()
+    assert reader.feed(raw_frame(0x81, b"one")) == [(OP_TEXT, "one")]
+    assert reader.feed(raw_frame(0x82, b"\x00two")) == [(OP_BINARY, b"\x00two")]
+    assert reader.feed(raw_frame(0x01, b"frag")) == []
+    # A whole message inside a fragmented one is refused, one frame per read or not.
+    assert error_of(reader.feed(raw_frame(0x81, b"intruder"))).code == 1002
+
+
+def test_one_frame_per_feed_after_a_fragmented_message() -> None:
+    reader = server_reader()
+    assert reader.feed(raw_frame(0x01, b"a")) == []
+    assert reader.feed(raw_frame(0x80, b"b")) == [(OP_TEXT, "ab")]
+    assert reader.feed(raw_frame(0x81, b"c")) == [(OP_TEXT, "c")]
+
+
+def test_small_limit_applies_to_small_frames() -> None:
+    reader = server_reader(max_message_size=10)
+    assert reader.feed(raw_frame(0x81, b"x" * 10)) == [(OP_TEXT, "x" * 10)]
+    assert error_of(reader.feed(raw_frame(0x81, b"x" * 11))).code == 1009
+
+
+def test_small_frame_with_bad_utf8_or_flags_gets_the_general_checks() -> None:
+    assert error_of(server_reader().feed(raw_frame(0x81, b"\xc3"))).code == 1007
+    assert error_of(server_reader().feed(raw_frame(0xC1, b"x"))).code == 1002
+    assert error_of(server_reader().feed(raw_frame(0x81, b"x", masked=False))).code == 1002

@@ -248,6 +248,7 @@ class FrameReader:
         "_max_size",
         "_need",
         "_parts",
+        "_small_ok",
     )
 
     def __init__(
@@ -269,6 +270,9 @@ class FrameReader:
         self._frag_parts: list[bytes] = []
         self._frag_size = 0
         self._decoder: Any = None
+        # Whether the fast path of feed() may be taken (see there): on a
+        # server, outside a fragmented message, when 125 bytes are allowed.
+        self._small_ok = mask_required and (max_message_size is None or max_message_size >= 125)
 
     @property
     def bytes_needed(self) -> int:
@@ -295,6 +299,19 @@ class FrameReader:
         if self._done or not data:
             return []
         parts = self._parts
+        if not parts and self._small_ok:
+            # Fast path: ``data`` is exactly one small, masked, unfragmented,
+            # uncompressed data frame (a client's typical message).
+            n = len(data) - 6
+            if 0 <= n < 126 and data[1] == 0x80 | n:
+                b0 = data[0]
+                if b0 == 0x81:
+                    try:
+                        return [(OP_TEXT, _mask(data[2:6], data[6:]).decode("utf-8"))]
+                    except UnicodeDecodeError:
+                        pass  # the general path reports it
+                elif b0 == 0x82:
+                    return [(OP_BINARY, _mask(data[2:6], data[6:]))]
         if parts:
             parts.append(data)
             self._have += len(data)
@@ -423,6 +440,7 @@ class FrameReader:
                     else:
                         events.append(self._message(opcode, payload, compressed))
                 else:
+                    self._small_ok = False
                     self._frag_opcode = opcode
                     self._frag_compressed = compressed
                     self._frag_parts = [payload]
@@ -448,6 +466,9 @@ class FrameReader:
                     self._frag_opcode = 0
                     self._frag_size = 0
                     self._decoder = None
+                    self._small_ok = self._mask_required and (
+                        self._max_size is None or self._max_size >= 125
+                    )
                     events.append(self._message(opcode, b"".join(pieces), compressed))
             elif opcode == OP_PING:
                 events.append((OP_PING, payload))
