@@ -180,8 +180,8 @@ async def test_websockets_client_pings(squall_server: Any, recorder: Recorder) -
 
 
 async def test_keepalive_with_websockets_client(squall_server: Any, recorder: Recorder) -> None:
-    url = squall_server(websocket_ping_interval=0.05, websocket_ping_timeout=0.5) + "/echo"
-    async with ws_connect(url, ping_interval=0.05, ping_timeout=0.5) as ws:
+    url = squall_server(websocket_ping_interval=0.05, websocket_ping_timeout=5) + "/echo"
+    async with ws_connect(url, ping_interval=0.05, ping_timeout=5) as ws:
         await asyncio.sleep(0.4)  # several pings each way, all answered
         await ws.send("still here")
         assert await wait(ws.recv()) == "still here"
@@ -400,8 +400,8 @@ async def test_squall_client_pings(peer_server: Any) -> None:
 
 
 async def test_squall_client_keepalive(peer_server: Any) -> None:
-    url, _ = await peer_server(ping_interval=0.05, ping_timeout=1)
-    conn = PingingClient(url + "/", ping_interval=0.05, ping_timeout=1)
+    url, _ = await peer_server(ping_interval=0.05, ping_timeout=5)
+    conn = PingingClient(url + "/", ping_interval=0.05, ping_timeout=5)
     await wait(conn.connect_future)
     for _ in range(2):
         await wait(conn.pings.get())  # websockets' keepalive pings
