@@ -63,11 +63,12 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
     :param protocol: the ``request.protocol`` to report (default ``http``
         or ``https``).
     :param decompress_request: decode gzip request bodies.
-    :param chunk_size, max_header_size, header_timeout, max_body_size,
-        body_timeout, idle_connection_timeout, max_request_line,
-        max_header_fields, extra_methods: see
-        :class:`~squall.http1connection.HTTP1ConnectionParameters`.
     :param max_buffer_size: the stream's read buffer limit.
+
+    ``chunk_size``, ``max_header_size``, ``header_timeout``,
+    ``max_body_size``, ``body_timeout``, ``idle_connection_timeout``,
+    ``max_request_line``, ``max_header_fields`` and ``extra_methods`` are
+    described in :class:`~squall.http1connection.HTTP1ConnectionParameters`.
 
     .. versionadded:: 0.1.0
     """

@@ -489,6 +489,9 @@ class HTTP1Connection(HTTPConnection):
                 # that responses go out in request order.
                 self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
                 await self._finish_waiter
+            if self._detached:
+                # The application took the stream over (a protocol upgrade).
+                return False
             if self.is_client and self._reader.buf and not self._detached:
                 # The server sent more than the response: the connection is
                 # out of step and cannot carry another request.
