@@ -77,6 +77,11 @@ class ResolverClosedError(ResolverError):
     .. versionadded:: 0.1.0
     """
 
+    @classmethod
+    def for_lookup(cls, resolver: object, host: str, port: int) -> ResolverClosedError:
+        """The error for looking ``host`` up on the closed ``resolver``."""
+        return cls(f"cannot resolve host {host!r}: {type(resolver).__name__} is closed", host, port)
+
 
 def _resolution_failed(host: str, port: int, reason: str, code: int | None = None) -> ResolverError:
     err = ResolverError(f"cannot resolve host {host!r} (port {port}): {reason}", host, port)
@@ -292,9 +297,7 @@ class ExecutorResolver(Resolver):
         """
         _check_request(host, port)
         if self.executor is None:
-            raise ResolverClosedError(
-                f"cannot resolve host {host!r}: {type(self).__name__} is closed", host, port
-            )
+            raise ResolverClosedError.for_lookup(self, host, port)
         io_loop = self._call_loop()
         cfuture = self.executor.submit(_blocking_resolve, host, port, family)
         future = asyncio.wrap_future(cfuture, loop=io_loop.asyncio_loop)
@@ -352,9 +355,7 @@ class DefaultExecutorResolver(Resolver):
         """
         _check_request(host, port)
         if self._closed:
-            raise ResolverClosedError(
-                f"cannot resolve host {host!r}: {type(self).__name__} is closed", host, port
-            )
+            raise ResolverClosedError.for_lookup(self, host, port)
         io_loop = self._call_loop()
         future = io_loop.run_in_executor(None, _blocking_resolve, host, port, family)
         return _deliver(io_loop, future, callback)

@@ -130,9 +130,7 @@ class CaresResolver(Resolver):
         """
         _check_request(host, port)
         if self._closed:
-            raise ResolverClosedError(
-                f"cannot resolve host {host!r}: CaresResolver is closed", host, port
-            )
+            raise ResolverClosedError.for_lookup(self, host, port)
         future: asyncio.Future[ResolveResult] = self.io_loop.asyncio_loop.create_future()
         query = self._next_query
         self._next_query += 1
