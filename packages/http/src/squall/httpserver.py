@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,7 +40,7 @@ from squall.httputil import (
     RequestStartLine,
     ResponseStartLine,
 )
-from squall.ioloop import IOLoop, PeriodicCallback
+from squall.ioloop import PeriodicCallback
 from squall.netutil import is_valid_ip
 from squall.tcpserver import TCPServer
 from squall.util import Configurable
@@ -169,7 +170,10 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
 
     def _sweep(self) -> None:
         # Enforce the read deadlines of every connection (see _Watchdog).
-        now = IOLoop.current().time()
+        # Idle deadlines are armed from time.monotonic (see
+        # HTTP1ServerConnection._go_idle); read deadlines from the loop's
+        # clock, which is the same clock on asyncio and uvloop.
+        now = time.monotonic()
         for conn in self._connections:
             watchdog = conn._reader.watchdog
             if watchdog is not None and watchdog.deadline is not None:

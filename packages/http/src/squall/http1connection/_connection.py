@@ -152,22 +152,30 @@ class _Watchdog:
 
     Arming costs two attribute stores instead of a timer per read; the
     owner (an :class:`~squall.httpserver.HTTPServer`) calls :meth:`check`
-    for all its connections a few times per second.
+    for all its connections a few times per second.  The deadline either
+    cancels a pending read (``future``) or, for a connection idle with no
+    read pending, calls ``on_expire``.
     """
 
-    __slots__ = ("deadline", "fired", "future")
+    __slots__ = ("deadline", "fired", "future", "on_expire")
 
     def __init__(self) -> None:
         self.deadline: float | None = None
         self.future: asyncio.Future[Any] | None = None
+        self.on_expire: Callable[[], None] | None = None
         self.fired = False
 
     def check(self, now: float) -> None:
-        """Cancel the read in progress if its deadline has passed."""
+        """Cancel the read in progress (or expire the idle wait) if its deadline has passed."""
         deadline = self.deadline
-        if deadline is not None and deadline <= now and self.future is not None:
+        if deadline is None or deadline > now:
+            return
+        if self.future is not None:
             self.fired = True
             self.future.cancel()
+        elif self.on_expire is not None:
+            self.deadline = None
+            self.on_expire()
 
 
 class _Reader:
@@ -230,6 +238,27 @@ class HTTP1Connection(HTTPConnection):
     .. versionadded:: 0.1.0
     """
 
+    # Per-message state starts at these class-level defaults: a new
+    # connection object (one per request) stores only what differs.
+    _disconnect_on_finish = False
+    _chunking = False
+    _expected_length: int | None = None
+    _written = 0
+    _headers_written = False
+    _write_finished = False
+    _request_start_line: RequestStartLine | None = None
+    _request_headers: HTTPHeaders | None = None
+    _response_start_line: ResponseStartLine | None = None
+    _finish_waiter: asyncio.Future[None] | None = None
+    _head_response = False
+    #: The trailer fields of a chunked message, once read.
+    trailers: HTTPHeaders | None = None
+    _read_finished = False
+    _detached = False
+    _close_callback: Callable[[], Any] | None = None
+    _expect_continue = False
+    _last_write: asyncio.Future[None] | None = None
+
     def __init__(
         self,
         stream: Any,
@@ -248,23 +277,6 @@ class HTTP1Connection(HTTPConnection):
         self.no_keep_alive = params.no_keep_alive
         self._max_body_size = params.max_body_size
         self._body_timeout = params.body_timeout
-        self._disconnect_on_finish = False
-        self._chunking = False
-        self._expected_length: int | None = None
-        self._written = 0
-        self._headers_written = False
-        self._write_finished = False
-        self._request_start_line: RequestStartLine | None = None
-        self._request_headers: HTTPHeaders | None = None
-        self._response_start_line: ResponseStartLine | None = None
-        self._finish_waiter: asyncio.Future[None] | None = None
-        self._head_response = False
-        self.trailers: HTTPHeaders | None = None
-        self._read_finished = False
-        self._detached = False
-        self._close_callback: Callable[[], Any] | None = None
-        self._expect_continue = False
-        self._last_write: asyncio.Future[None] | None = None
         if _server is None:
             stream.set_close_callback(self._on_stream_close)
 
@@ -318,6 +330,8 @@ class HTTP1Connection(HTTPConnection):
         self._clear_write_state()
         stream = self.stream
         stream.set_close_callback(None)
+        if getattr(stream, "_keep_open_on_eof", None) is not None:
+            stream._keep_open_on_eof = None
         leftover = self._reader.buf
         self._reader.buf = b""
         if leftover:
@@ -933,6 +947,40 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
         self._delegate.on_connection_close()
 
 
+class _Resume:
+    """Awaitable that continues a coroutine which already suspended once.
+
+    The keep-alive loop runs each request's coroutine by hand
+    (``coro.send(None)``); most finish without suspending.  One that
+    suspends, on ``future``, is handed to a Task through this object, which
+    forwards what the Task sends or throws, as ``await coro`` would have.
+    """
+
+    __slots__ = ("coro", "future")
+
+    def __init__(self, coro: Any, future: Any) -> None:
+        self.coro = coro
+        self.future = future
+
+    def __await__(self) -> Any:
+        coro = self.coro
+        value = self.future
+        self.coro = self.future = None
+        while True:
+            try:
+                sent = yield value
+            except BaseException as e:
+                try:
+                    value = coro.throw(e)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class HTTP1ServerConnection:
     """The server side of an HTTP/1.1 connection: the keep-alive loop.
 
@@ -940,6 +988,14 @@ class HTTP1ServerConnection:
     :class:`HTTP1Connection` for each and asking the
     :class:`~squall.httputil.HTTPServerConnectionDelegate` for a message
     delegate; responses are written in request order.
+
+    Strategy.  On a Squall stream the loop is driven by the arriving data:
+    the stream hands each arrival straight to the connection (no read
+    Future, no Task), and a request whose head is complete and whose
+    response is written at once is served right there.  A request that
+    has to wait (a body still arriving, an asynchronous handler, a
+    response not yet flushed) continues in a Task, which hands the
+    connection back to the data-driven mode once it is idle again.
 
     .. versionadded:: 0.1.0
     """
@@ -954,16 +1010,42 @@ class HTTP1ServerConnection:
         self.params = params or HTTP1ConnectionParameters()
         self.context = context
         self._reader = _Reader(stream, self.params.chunk_size)
-        self._serving_future: asyncio.Future[None] | None = None
+        self._delegate: HTTPServerConnectionDelegate | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._direct = False
+        self._ended = False
+        self._ended_future: asyncio.Future[None] | None = None
         self._current: HTTP1Connection | None = None
         self._closing = False
         self._idle = True
         stream.set_close_callback(self._on_stream_close)
+        if hasattr(stream, "_keep_open_on_eof"):
+            # A client that half-closes after its request still gets the
+            # response (RFC 9112 9.6).
+            stream._keep_open_on_eof = self._reading_request
+
+    def _reading_request(self) -> bool:
+        # Whether a request is partly read (or waiting in the buffer).
+        if self._reader.buf:
+            return True
+        current = self._current
+        return current is not None and not current._read_finished and not current._detached
 
     @property
     def idle(self) -> bool:
         """True while waiting for the next request (no request in flight)."""
         return self._idle
+
+    @property
+    def _serving_future(self) -> asyncio.Future[None] | None:
+        # Resolves once the connection has ended (compatibility name).
+        if self._delegate is None:
+            return None
+        if self._ended_future is None:
+            self._ended_future = asyncio.get_running_loop().create_future()
+            if self._ended:
+                self._ended_future.set_result(None)
+        return self._ended_future
 
     def use_watchdog(self) -> _Watchdog:
         """Enforce read deadlines through :meth:`_Watchdog.check` sweeps.
@@ -977,16 +1059,25 @@ class HTTP1ServerConnection:
 
     def start_serving(self, delegate: HTTPServerConnectionDelegate) -> None:
         """Start the request loop with ``delegate``."""
-        self._serving_future = asyncio.ensure_future(self._serve(delegate))
+        self._delegate = delegate
+        stream = self.stream
+        # The data-driven mode needs the stream's consumer hook, and a
+        # sweeping watchdog when idle connections time out.
+        self._direct = hasattr(stream, "_set_consumer") and (
+            self.params.idle_connection_timeout is None or self._reader.watchdog is not None
+        )
+        if self._direct:
+            if self._go_idle():
+                asyncio.get_running_loop().call_soon(self._serve_buffered)
+        else:
+            self._task = asyncio.ensure_future(self._serve(delegate))
 
     async def close(self) -> None:
         """Close the connection and wait for the request loop to end."""
         self.stream.close()
-        if self._serving_future is not None:
-            try:
-                await self._serving_future
-            except Exception:
-                pass
+        waiter = self._serving_future
+        if waiter is not None:
+            await waiter
 
     def close_when_idle(self) -> None:
         """Close now if idle, else once the request in flight is answered.
@@ -1003,8 +1094,127 @@ class HTTP1ServerConnection:
         current = self._current
         if current is not None:
             current._on_stream_close()
+        elif self._direct and self._task is None:
+            # Idle, with no Task to notice: end here.
+            self._end()
 
-    async def _serve(self, delegate: HTTPServerConnectionDelegate) -> None:
+    # ------------------------------------------------------------ data-driven mode
+
+    def _go_idle(self) -> bool:
+        """Wait for the next request without a Task.
+
+        :returns: True if bytes are already buffered (the caller serves them).
+        """
+        stream = self.stream
+        data = stream._take_buffered()
+        if data:
+            self._reader.buf = data
+            return True
+        stream._set_consumer(self._on_data)
+        self._arm_idle_deadline()
+        return False
+
+    def _arm_idle_deadline(self) -> None:
+        idle = self.params.idle_connection_timeout
+        if idle is not None:
+            watchdog = self._reader.watchdog
+            assert watchdog is not None
+            watchdog.on_expire = self.stream.close
+            # (time.monotonic is the loop's clock; asking the loop for it
+            # would cost a getpid() system call per request.)
+            watchdog.deadline = time.monotonic() + idle
+
+    def _on_data(self, data: bytes) -> None:
+        # Called by the stream, synchronously, when bytes arrive while idle.
+        reader = self._reader
+        watchdog = reader.watchdog
+        if watchdog is not None:
+            watchdog.deadline = None
+        reader.buf = data
+        self._serve_buffered()
+
+    def _serve_buffered(self) -> None:
+        """Serve the buffered requests that complete without waiting.
+
+        The stream's consumer stays set meanwhile: nothing arrives during a
+        synchronous call.  It is removed when a Task takes over.
+        """
+        if self._ended or self._task is not None:
+            return
+        delegate = self._delegate
+        assert delegate is not None
+        stream = self.stream
+        params = self.params
+        reader = self._reader
+        context = self.context
+        while reader.buf:
+            if self._closing or stream.closed():
+                break
+            conn = HTTP1Connection(stream, False, params, context, reader, self)
+            self._current = conn
+            try:
+                request_delegate = delegate.start_request(self, conn)
+                if params.decompress:
+                    coro = conn.read_response(request_delegate)
+                else:
+                    coro = conn._read_message(request_delegate)
+                try:
+                    waiting_on = coro.send(None)
+                except StopIteration as stop:
+                    keep_going = stop.value
+                else:
+                    # It has to wait: a Task takes the rest of the loop over.
+                    stream._set_consumer(None)
+                    self._task = asyncio.ensure_future(
+                        self._serve(delegate, _Resume(coro, waiting_on))
+                    )
+                    return
+            except Exception:
+                app_log.exception("Uncaught exception in HTTP request handling")
+                keep_going = False
+                conn.close()
+            self._idle = True
+            if not keep_going:
+                break
+            self._current = None
+            if not reader.buf:
+                if stream.closed() or self._closing:
+                    break
+                if stream._consumer is None:
+                    # (A request's handler may have read from the stream.)
+                    if not self._go_idle():
+                        return
+                else:
+                    self._arm_idle_deadline()
+                    return
+        self._end()
+
+    def _end(self) -> None:
+        """Close the stream (unless it was detached) and tell the delegate, once."""
+        if self._ended:
+            return
+        self._ended = True
+        stream = self.stream
+        if self._direct:
+            stream._set_consumer(None)
+        current, self._current = self._current, None
+        if current is None or not current._detached:
+            stream.close()
+        delegate = self._delegate
+        if delegate is not None:
+            try:
+                delegate.on_close(self)
+            except Exception:
+                app_log.exception("Exception in on_close")
+        waiter = self._ended_future
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------ the Task
+
+    async def _serve(
+        self, delegate: HTTPServerConnectionDelegate, resume: _Resume | None = None
+    ) -> None:
         stream = self.stream
         params = self.params
         context = self.context
@@ -1012,26 +1222,41 @@ class HTTP1ServerConnection:
         loop_time = asyncio.get_running_loop().time
         try:
             while not self._closing:
-                if not reader.buf:
-                    # Idle between requests: wait here, with no per-request
-                    # objects and a shallow stack (keeps idle connections small).
-                    idle = params.idle_connection_timeout
-                    try:
-                        await reader.fill(None if idle is None else loop_time() + idle)
-                    except (StreamClosedError, TimeoutError):
-                        break
-                conn = HTTP1Connection(stream, False, params, context, reader, self)
-                self._current = conn
+                if resume is None:
+                    if not reader.buf:
+                        if self._direct:
+                            if stream.closed():
+                                break
+                            # Idle again: back to the data-driven mode.
+                            self._task = None
+                            if self._go_idle():
+                                asyncio.get_running_loop().call_soon(self._serve_buffered)
+                            return
+                        # Idle between requests: wait here, with no
+                        # per-request objects and a shallow stack (keeps idle
+                        # connections small).
+                        idle = params.idle_connection_timeout
+                        try:
+                            await reader.fill(None if idle is None else loop_time() + idle)
+                        except (StreamClosedError, TimeoutError):
+                            break
+                    conn = HTTP1Connection(stream, False, params, context, reader, self)
+                    self._current = conn
                 try:
-                    request_delegate = delegate.start_request(self, conn)
-                    if params.decompress:
-                        keep_going = await conn.read_response(request_delegate)
+                    if resume is not None:
+                        pending, resume = resume, None
+                        keep_going = await pending
                     else:
-                        keep_going = await conn._read_message(request_delegate)
+                        request_delegate = delegate.start_request(self, conn)
+                        if params.decompress:
+                            keep_going = await conn.read_response(request_delegate)
+                        else:
+                            keep_going = await conn._read_message(request_delegate)
                 except Exception:
                     app_log.exception("Uncaught exception in HTTP request handling")
                     keep_going = False
-                    conn.close()
+                    if self._current is not None:
+                        self._current.close()
                 self._idle = True
                 if not keep_going:
                     break
@@ -1040,10 +1265,6 @@ class HTTP1ServerConnection:
                 self._current = None
                 conn = request_delegate = None  # type: ignore[assignment]
         finally:
-            current, self._current = self._current, None
-            if current is None or not current._detached:
-                stream.close()
-            try:
-                delegate.on_close(self)
-            except Exception:
-                app_log.exception("Exception in on_close")
+            if self._task is not None or not self._direct:
+                self._task = None
+                self._end()

@@ -441,6 +441,32 @@ class BaseIOStream(_StreamReader):
     def _eof_received(self) -> bool:
         # The peer will send nothing more.  As in Tornado, the stream closes
         # (buffered bytes stay readable); we close the transport ourselves.
+        # An owner may keep the write side open (where the transport can
+        # half-close) by setting _keep_open_on_eof to a function that says
+        # whether it still needs to answer what it read (the HTTP server,
+        # for a client that half-closed after sending its request).  Reads
+        # that need more bytes fail with StreamClosedError from then on.
+        transport = self._wtransport
+        keep_open = self._keep_open_on_eof
+        if (
+            keep_open is not None
+            and not self._closed
+            and transport is not None
+            and transport is self._rtransport
+            and transport.can_write_eof()
+            and keep_open()
+        ):
+            self._eof = True
+            if self._read_future is not None:
+                if self._read_kind == _CLOSE:
+                    self._try_read()
+                else:
+                    future = self._read_future
+                    self._clear_read()
+                    if not future.done():
+                        future.set_exception(StreamClosedError(real_error=self.error))
+                        _retrieve(future)
+            return True
         self.close()
         return True
 

@@ -26,6 +26,7 @@ import inspect
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,9 @@ _EMPTY_BUFFER = bytearray()
 _EMPTY_VIEW = memoryview(_EMPTY_BUFFER)
 # In bulk mode, a receive smaller than this switches back to the buffer.
 _BULK_MIN = 64 * 1024
+# The scratch buffer a consumer's receives go into (one per thread).
+_SCRATCH_SIZE = 64 * 1024
+_scratch = threading.local()
 
 
 class _StreamReader:
@@ -74,11 +78,14 @@ class _StreamReader:
         "_bulk",
         "_bulk_capable",
         "_bulk_protocol",
+        "_consumer",
         "_end",
+        "_eof",
         "_grow",
         "_into_direct",
         "_into_filled",
         "_into_view",
+        "_keep_open_on_eof",
         "_max_capacity",
         "_protocol",
         "_read_arg",
@@ -88,6 +95,7 @@ class _StreamReader:
         "_read_partial",
         "_reading_paused",
         "_scan",
+        "_scratch",
         "_start",
         "_streaming",
         "_streaming_ctx",
@@ -136,6 +144,13 @@ class _StreamReader:
         self._bulk = False
         self._bulk_protocol: Any = None
         self._protocol: Any = None
+        self._consumer: Callable[[bytes], None] | None = None
+        # Set while the consumer's receive went into the thread's scratch buffer.
+        self._scratch = False
+        # Half-close (see BaseIOStream._eof_received): the peer sent EOF but
+        # the stream stays open for writing.
+        self._eof = False
+        self._keep_open_on_eof: Callable[[], bool] | None = None
 
     def reading(self) -> bool:
         """Return True while a read is pending.
@@ -143,6 +158,35 @@ class _StreamReader:
         .. versionadded:: 0.1.0
         """
         return self._read_future is not None
+
+    # ------------------------------------------------------------------ consumer
+
+    def _set_consumer(self, consumer: Callable[[bytes], None] | None) -> None:
+        """Hand arriving bytes to ``consumer(data)``, synchronously (``None`` stops it).
+
+        The consumer gets the bytes that arrive while no read is pending.
+        A private hook for protocol layers that parse the bytes themselves
+        (the HTTP server's keep-alive loop): it saves a Future and a trip
+        through the loop per arrival, and the bytes are received into a
+        scratch buffer shared by the thread's streams rather than the
+        stream's own, so a busy keep-alive connection allocates no buffer.
+        The consumer must not raise.  Bytes already buffered are not
+        passed: take them first with :meth:`_take_buffered`.  Reading
+        resumes if it was paused.  If the peer already half-closed the
+        stream (nothing more can arrive), the stream is closed instead.
+        """
+        if consumer is not None and self._eof:
+            self.close()
+            return
+        self._consumer = consumer
+        if consumer is not None and self._reading_paused and self._read_kind == 0:
+            self._resume_reading()
+
+    def _take_buffered(self) -> bytes:
+        """Remove and return every buffered byte (``b""`` if none)."""
+        if self._end == self._start:
+            return b""
+        return self._take(self._end)
 
     # ------------------------------------------------------------------ reads
 
@@ -184,7 +228,7 @@ class _StreamReader:
         self._read_kind = _UNTIL
         self._read_arg = delimiter
         self._read_max = max_bytes
-        if pos < 0 and callback is None and not self._closed:
+        if pos < 0 and callback is None and not (self._closed or self._eof):
             # Not in the buffer: skip the search _start_read would repeat.
             end = self._end
             if (max_bytes is None or end - start < max_bytes) and end - start < (
@@ -278,7 +322,7 @@ class _StreamReader:
         if streaming_callback is not None:
             self._streaming = streaming_callback
             self._streaming_ctx = contextvars.copy_context()
-        elif not partial and num_bytes > len(self._buf) - start and not self._closed:
+        elif not partial and num_bytes > len(self._buf) - start and not (self._closed or self._eof):
             if num_bytes > self.max_buffer_size:
                 self._read_kind = 0
                 self._read_failed_early(
@@ -375,7 +419,7 @@ class _StreamReader:
         self._read_future = future
         self._try_read()
         if not future.done():
-            if self._closed:
+            if self._closed or self._eof:
                 self._clear_read()
                 raise StreamClosedError(real_error=self.error)
             if self._reading_paused:
@@ -522,10 +566,10 @@ class _StreamReader:
             if streaming is not None:
                 if size:
                     self._stream_chunk(streaming, self._take(end))
-                if self._closed:
+                if self._closed or self._eof:
                     self._clear_read()
                     future.set_result(b"")
-            elif self._closed:
+            elif self._closed or self._eof:
                 self._complete_read(self._take(end))
             elif size >= self.max_buffer_size:
                 self._read_failed(
@@ -582,6 +626,17 @@ class _StreamReader:
             self._rebuild(max(total, self.read_chunk_size))
 
     def _get_buffer(self, sizehint: int) -> memoryview:
+        if self._consumer is not None and self._start == self._end and not self._read_kind:
+            # The consumer takes every byte at once: receive into the
+            # thread's scratch buffer (get_buffer and buffer_updated are
+            # called back to back, so one buffer per thread suffices).
+            self._scratch = True
+            scratch: memoryview
+            try:
+                scratch = _scratch.view
+            except AttributeError:
+                scratch = _scratch.view = memoryview(bytearray(_SCRATCH_SIZE))
+            return scratch
         if self._read_kind == _INTO and self._start == self._end:
             # Receive straight into the caller's buffer.
             view = self._into_view
@@ -605,6 +660,15 @@ class _StreamReader:
         return self._view[end:]
 
     def _buffer_updated(self, nbytes: int) -> None:
+        if self._scratch:
+            self._scratch = False
+            data = _scratch.view[:nbytes].tobytes()
+            consumer = self._consumer
+            if consumer is not None and not self._read_kind:
+                consumer(data)
+            else:  # (cannot happen between the two calls; kept for safety)
+                self._data_received(data)
+            return
         if self._into_direct:
             self._into_direct = False
             filled = self._into_filled + nbytes
@@ -626,6 +690,9 @@ class _StreamReader:
                 self._enter_bulk()
         if self._read_kind:
             self._try_read()
+        elif self._consumer is not None:
+            self._consumer(self._take(self._end))
+            return
         if (
             not self._read_kind
             and self._end - self._start >= self.read_chunk_size
