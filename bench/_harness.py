@@ -194,10 +194,8 @@ class ServerSpec:
         env = dict(os.environ)
         # Explicit, so that an installed uvloop is never picked by "auto".
         env["SQUALL_POLLER"] = "uvloop" if self.uvloop else "epoll"
-        if self.httptools:
-            env["SQUALL_HTTP_PARSER"] = "httptools"
-        else:
-            env.pop("SQUALL_HTTP_PARSER", None)
+        # Explicit too: with httptools installed, the default would be it.
+        env["SQUALL_HTTP_PARSER"] = "httptools" if self.httptools else "pure"
         env["PYTHONUNBUFFERED"] = "1"
         env.pop("PYTHONDEVMODE", None)
         env.pop("PYTHONASYNCIODEBUG", None)
@@ -228,10 +226,19 @@ class RunningServer:
             return ""
 
 
+# The cores this process may use, read once at import: pin_self() later
+# narrows this process to the load generator's core, and the servers it
+# starts must still be pinned to theirs.
+_USABLE_CPUS = (
+    frozenset(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity")
+    else frozenset(range(os.cpu_count() or 1))
+)
+
+
 def usable_cpus() -> set[int]:
-    if hasattr(os, "sched_getaffinity"):
-        return set(os.sched_getaffinity(0))
-    return set(range(os.cpu_count() or 1))
+    """The cores the benchmark may use (as the harness was started)."""
+    return set(_USABLE_CPUS)
 
 
 def pin_self(cpu: int) -> None:
@@ -561,6 +568,13 @@ def measure(
                 row["warning"] = (
                     f"asked for poller {expected_poller}, server runs on {server.info['poller']}"
                 )
+            if spec.kind.startswith("squall") and "parser" in server.info:
+                expected_parser = "httptools" if spec.httptools else "pure"
+                if server.info["parser"] != expected_parser:
+                    raise BenchError(
+                        f"asked for the {expected_parser} parser, "
+                        f"server runs {server.info['parser']}"
+                    )
             check_app(server.port, spec.app)
             if warmup > 0:
                 run_wrk(server.port, spec.app, warmup, close=close)

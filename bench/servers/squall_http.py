@@ -11,10 +11,10 @@ Usage: ``python bench/servers/squall_http.py [--uvloop] [--httptools] [--port N]
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from _common import HELLO, listening_socket, parse_args, ready
+from squall.http1connection import HTTP1ConnectionParameters
 from squall.httpserver import HTTPServer
 from squall.httputil import (
     HTTPHeaders,
@@ -53,7 +53,7 @@ def main() -> None:
         sock,
         server="squall HTTPServer",
         poller=io_loop.poller,
-        parser=os.environ.get("SQUALL_HTTP_PARSER", "python"),
+        parser=HTTP1ConnectionParameters().parser,
     )
     try:
         io_loop.start()

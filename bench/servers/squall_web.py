@@ -14,10 +14,9 @@ Usage::
 
 from __future__ import annotations
 
-import os
-
 from _common import listening_socket, parse_args, ready, user_record
 from squall import web
+from squall.http1connection import HTTP1ConnectionParameters
 from squall.httpserver import HTTPServer
 from squall.ioloop import IOLoop
 
@@ -62,7 +61,7 @@ def main() -> None:
         server="squall.web",
         app=args.app,
         poller=io_loop.poller,
-        parser=os.environ.get("SQUALL_HTTP_PARSER", "python"),
+        parser=HTTP1ConnectionParameters().parser,
     )
     try:
         io_loop.start()
