@@ -276,8 +276,9 @@ def parse_qs_bytes(
             raw_name = raw_name.replace(b"+", b" ")
         if b"+" in raw_value:
             raw_value = raw_value.replace(b"+", b" ")
-        name = _decode_name(unquote(raw_name))
-        value = unquote(raw_value)
+        # (unquote_to_bytes is pure Python: skip it when there is no escape.)
+        name = _decode_name(unquote(raw_name) if b"%" in raw_name else raw_name)
+        value = unquote(raw_value) if b"%" in raw_value else raw_value
         values = result.get(name)
         if values is None:
             result[name] = [value]

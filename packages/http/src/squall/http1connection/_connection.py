@@ -723,32 +723,34 @@ class HTTP1Connection(HTTPConnection):
             self._response_start_line = start_line
             request = self._request_start_line
             http11 = request is None or request.version == "HTTP/1.1"
-            no_body_status = code in (204, 304) or 100 <= code < 200
             # A response that cannot have a body (RFC 9110 6.4.1): HEAD, 1xx,
             # 204, 304.  Its Content-Length describes another response.
-            self._head_response = no_body_status or (
-                request is not None and request.method == "HEAD"
+            head_response = (
+                code < 200
+                or code in (204, 304)
+                or (request is not None and request.method == "HEAD")
             )
+            disconnect = self._disconnect_on_finish
             if self._expect_continue:
                 # The application answered without reading the body.
                 self._expect_continue = False
-                self._disconnect_on_finish = True
-            self._chunking = (
+                disconnect = True
+            chunking = (
                 http11
-                and not self._head_response
+                and not head_response
                 and not has_length
                 and "Transfer-Encoding" not in fields
             )
             if code == 101:
-                self._disconnect_on_finish = False
-            elif not (self._chunking or has_length or self._head_response):
+                disconnect = False
+            elif not (chunking or has_length or head_response):
                 # The body ends when the connection closes.
-                self._disconnect_on_finish = True
+                disconnect = True
             if "Connection" not in fields:
                 if http11:
-                    if self._disconnect_on_finish:
+                    if disconnect:
                         fields["Connection"] = ["close"]
-                elif not self._disconnect_on_finish:
+                elif not disconnect:
                     fields["Connection"] = ["Keep-Alive"]
             if "Date" not in fields:
                 fields["Date"] = [_date_cache.get()]
@@ -757,6 +759,13 @@ class HTTP1Connection(HTTPConnection):
                 first = f"HTTP/1.1 {code} {start_line.reason}"
                 if len(_STATUS_LINES) < 64:
                     _STATUS_LINES[start_line] = first
+            # (Stored only when they differ from the class defaults.)
+            if head_response:
+                self._head_response = True
+            if chunking:
+                self._chunking = True
+            if disconnect != self._disconnect_on_finish:
+                self._disconnect_on_finish = disconnect
         if self._chunking:
             fields["Transfer-Encoding"] = ["chunked"]
         elif has_length and not self._head_response:
@@ -770,10 +779,22 @@ class HTTP1Connection(HTTPConnection):
         breaks = len(lines)
         if head.count("\n") != breaks or head.count("\r") != breaks:
             raise HTTPOutputError("CR or LF in the start line or a header field")
-        data = head.encode("latin-1") + b"\r\n\r\n"
         self._headers_written = True
         if chunk:
-            data += self._format_chunk(chunk)
+            expected = self._expected_length
+            if (
+                expected is not None
+                and len(chunk) <= expected
+                and not self._chunking
+                and not self._head_response
+            ):
+                # The usual whole response of known length: one bytes object.
+                self._written = len(chunk)
+                data = b"".join((head.encode("latin-1"), b"\r\n\r\n", chunk))
+            else:
+                data = head.encode("latin-1") + b"\r\n\r\n" + self._format_chunk(chunk)
+        else:
+            data = head.encode("latin-1") + b"\r\n\r\n"
         return self._write_stream(data, callback)
 
     def _format_chunk(self, chunk: bytes) -> bytes:

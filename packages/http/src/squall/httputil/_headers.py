@@ -399,8 +399,10 @@ class HTTPHeaders(MutableMapping[str, str]):
 
         .. versionadded:: 0.1.0
         """
-        new = type(self)()
-        new._as_list = {name: list(values) for name, values in self._as_list.items()}
+        cls = type(self)
+        new = cls.__new__(cls)
+        new._as_list = {name: values[:] for name, values in self._as_list.items()}
+        new._last_key = None
         return new
 
     __copy__ = copy

@@ -19,6 +19,11 @@ from squall.httputil._params import parse_cookie
 __all__ = ["HTTPServerRequest"]
 
 
+# host -> host_name, for the few Host values a server sees (bounded).
+_HOST_NAMES: dict[str, str] = {}
+_HOST_NAMES_MAX = 256
+
+
 class HTTPServerRequest:
     """A single HTTP request received by a server.
 
@@ -82,13 +87,24 @@ class HTTPServerRequest:
         self.method = method
         self.uri = uri
         self.version = version
-        self.headers = headers if headers is not None else HTTPHeaders()
+        if headers is None:
+            headers = HTTPHeaders()
+        self.headers = headers
         self.body = body or b""
         context = getattr(connection, "context", None)
         self.remote_ip: str | None = getattr(context, "remote_ip", None)
         self.protocol: str = getattr(context, "protocol", "http")
-        self.host = host or self.headers.get("Host") or "127.0.0.1"
-        self.host_name = split_host_and_port(self.host.lower())[0]
+        if not host:
+            hosts = headers._as_list.get("Host")
+            host = (hosts[0] if len(hosts) == 1 else ",".join(hosts)) if hosts else None
+            host = host or "127.0.0.1"
+        self.host = host
+        host_name = _HOST_NAMES.get(host)
+        if host_name is None:
+            host_name = split_host_and_port(host.lower())[0]
+            if len(_HOST_NAMES) < _HOST_NAMES_MAX:
+                _HOST_NAMES[host] = host_name
+        self.host_name = host_name
         self.files: dict[str, list[HTTPFile]] = files or {}
         self.connection = connection
         self.server_connection = server_connection

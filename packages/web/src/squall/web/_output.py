@@ -378,7 +378,9 @@ class _OutputHandler:
         if not self._headers_written:
             status = self._status_code
             headers = self._headers
-            if status == 200 and request.method in ("GET", "HEAD") and "Etag" not in headers:
+            # (HTTPHeaders keys are canonical names: look them up directly.)
+            fields = headers._as_list
+            if status == 200 and request.method in ("GET", "HEAD") and "Etag" not in fields:
                 # Hooks are looked up on the class: a default one is skipped
                 # or done inline when that saves work.
                 if (
@@ -391,8 +393,10 @@ class _OutputHandler:
                     # The default tag needs no checking; If-None-Match is rare.
                     buffer = self._write_buffer
                     digest = hashlib.sha1(buffer[0] if len(buffer) == 1 else b"".join(buffer))
-                    headers["Etag"] = f'"{digest.hexdigest()}"'
-                    not_modified = "If-None-Match" in request.headers and self.check_etag_header()
+                    fields["Etag"] = [f'"{digest.hexdigest()}"']
+                    not_modified = (
+                        "If-None-Match" in request.headers._as_list and self.check_etag_header()
+                    )
                 if not_modified:
                     self._write_buffer = []
                     self.set_status(304)
@@ -404,10 +408,10 @@ class _OutputHandler:
                 for name in _REPRESENTATION_HEADERS:
                     if name in headers:
                         del headers[name]
-            elif "Content-Length" not in headers:
+            elif "Content-Length" not in fields:
                 buffer = self._write_buffer
                 length = len(buffer[0]) if len(buffer) == 1 else sum(map(len, buffer))
-                headers["Content-Length"] = str(length)
+                fields["Content-Length"] = [str(length)]
         future = self.flush(include_footers=True)
         self._finished = True
         try:
