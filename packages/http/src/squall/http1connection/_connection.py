@@ -1088,6 +1088,9 @@ class HTTP1ServerConnection:
             self.params.idle_connection_timeout is None or self._reader.watchdog is not None
         )
         if self._direct:
+            watchdog = self._reader.watchdog
+            if watchdog is not None:
+                watchdog.on_expire = stream.close
             if self._go_idle():
                 asyncio.get_running_loop().call_soon(self._serve_buffered)
         else:
@@ -1140,7 +1143,6 @@ class HTTP1ServerConnection:
         if idle is not None:
             watchdog = self._reader.watchdog
             assert watchdog is not None
-            watchdog.on_expire = self.stream.close
             # (time.monotonic is the loop's clock; asking the loop for it
             # would cost a getpid() system call per request.)
             watchdog.deadline = time.monotonic() + idle
@@ -1168,6 +1170,9 @@ class HTTP1ServerConnection:
         params = self.params
         reader = self._reader
         context = self.context
+        idle = params.idle_connection_timeout
+        watchdog = reader.watchdog
+        monotonic = time.monotonic
         while reader.buf:
             if self._closing or stream.closed():
                 break
@@ -1199,14 +1204,16 @@ class HTTP1ServerConnection:
                 break
             self._current = None
             if not reader.buf:
-                if stream.closed() or self._closing:
+                if self._closing:
                     break
                 if stream._consumer is None:
                     # (A request's handler may have read from the stream.)
                     if not self._go_idle():
                         return
                 else:
-                    self._arm_idle_deadline()
+                    # (keep_going means the stream is open.)
+                    if idle is not None and watchdog is not None:
+                        watchdog.deadline = monotonic() + idle
                     return
         self._end()
 

@@ -312,7 +312,11 @@ class HTTPHeaders(MutableMapping[str, str]):
         breaks = len(lines) - 1
         if headers.count("\n") != breaks or headers.count("\r") != breaks:
             lines = _split_lines(headers)  # bare LFs, or bare CRs to refuse
-        self = cls()
+        if cls is HTTPHeaders:
+            self = cls.__new__(cls)  # (skips __init__'s argument handling)
+            self._as_list = {}
+        else:
+            self = cls()
         as_list = self._as_list
         if allow_obs_fold:
             self._last_key = _fill_unfolding(as_list, lines)
