@@ -1027,3 +1027,48 @@ def test_select_refuses_high_fd_for_that_stream_only(listener: socket.socket) ->
         io_loop.run_sync(main, timeout=10)
     finally:
         io_loop.close(all_fds=False)
+
+
+# -- the protocol layers' private hooks (used by the HTTP server) ------------
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+async def test_deferred_writes_keep_order_and_survive_close(pairs: Pairs, kind: str) -> None:
+    reader, writer = await pairs.make(kind)
+    writer._set_defer_writes(True)
+    writer.write(b"one,")
+    writer.write(bytearray(b"two,"))  # copied: the caller may reuse it
+    assert writer.writing()
+    await settle()
+    assert not writer.writing()
+    assert await asyncio.wait_for(reader.read_bytes(8), 5) == b"one,two,"
+    writer.write(b"three,")
+    writer.write(b"four")
+    writer.close()  # a clean close sends what was deferred
+    assert await asyncio.wait_for(reader.read_until_close(), 5) == b"three,four"
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+async def test_turning_deferral_off_sends_at_once(pairs: Pairs, kind: str) -> None:
+    reader, writer = await pairs.make(kind)
+    writer.write(b"ready")  # (a round trip: both transports are in place)
+    assert await asyncio.wait_for(reader.read_bytes(5), 5) == b"ready"
+    writer._set_defer_writes(True)
+    writer.write(b"head")
+    writer._set_defer_writes(False)
+    assert not writer.writing()
+    writer.write(b"-next")
+    assert await asyncio.wait_for(reader.read_bytes(9), 5) == b"head-next"
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+async def test_consumer_gets_arriving_bytes_synchronously(pairs: Pairs, kind: str) -> None:
+    reader, writer = await pairs.make(kind)
+    received: list[bytes] = []
+    reader._set_consumer(received.append)
+    writer.write(b"hello")
+    await eventually(lambda: b"".join(received) == b"hello")
+    reader._set_consumer(None)
+    writer.write(b"world")
+    assert await asyncio.wait_for(reader.read_bytes(5), 5) == b"world"
+    assert b"".join(received) == b"hello"

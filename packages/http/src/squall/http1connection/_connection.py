@@ -332,6 +332,8 @@ class HTTP1Connection(HTTPConnection):
         stream.set_close_callback(None)
         if getattr(stream, "_keep_open_on_eof", None) is not None:
             stream._keep_open_on_eof = None
+        if getattr(stream, "_defer_writes", False):
+            stream._set_defer_writes(False)
         leftover = self._reader.buf
         self._reader.buf = b""
         if leftover:
@@ -1088,6 +1090,9 @@ class HTTP1ServerConnection:
             self.params.idle_connection_timeout is None or self._reader.watchdog is not None
         )
         if self._direct:
+            # Responses written while the loop serves the connections that
+            # are ready go out together, after them (see the stream).
+            stream._set_defer_writes(True)
             watchdog = self._reader.watchdog
             if watchdog is not None:
                 watchdog.on_expire = stream.close

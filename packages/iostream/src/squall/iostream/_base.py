@@ -93,6 +93,46 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         self.stream._resume_writing()
 
 
+class _WriteBatch:
+    """The streams with deferred writes, flushed together once per loop pass.
+
+    One callback per pass of the loop, however many streams wrote during
+    it (see :meth:`BaseIOStream._set_defer_writes`).
+    """
+
+    __slots__ = ("loop", "scheduled", "streams")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.streams: list[BaseIOStream] = []
+        self.scheduled = False
+
+    def add(self, stream: BaseIOStream) -> None:
+        self.streams.append(stream)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        streams = self.streams
+        self.streams = []
+        for stream in streams:
+            try:
+                stream._flush_deferred()
+            except Exception:
+                app_log.exception("Error sending deferred writes on %r", stream)
+                stream.close(exc_info=True)
+
+
+def _write_batch(io_loop: IOLoop) -> _WriteBatch:
+    batch: _WriteBatch | None = getattr(io_loop, "_squall_write_batch", None)
+    if batch is None:
+        batch = _WriteBatch(io_loop.asyncio_loop)
+        io_loop._squall_write_batch = batch  # type: ignore[attr-defined]
+    return batch
+
+
 def fd_refusal(io_loop: IOLoop, fd: int) -> FDSetSizeError | None:
     """Return the error the loop's poller would raise for ``fd``, or None.
 
@@ -161,6 +201,8 @@ class BaseIOStream(_StreamReader):
         "_chunked_writes",
         "_close_callback",
         "_closed",
+        "_defer_writes",
+        "_deferred",
         "_done_future",
         "_loop",
         "_on_ready",
@@ -203,6 +245,10 @@ class BaseIOStream(_StreamReader):
         self._pending_writes: list[bytes | memoryview] = []
         self._pending_size = 0
         self._chunked_writes = False
+        # Write coalescing (see _set_defer_writes): bytes written during
+        # this pass of the loop, handed to the transport at the next.
+        self._defer_writes = False
+        self._deferred: list[bytes] | None = None
         self._done_future: asyncio.Future[None] = self._loop.create_future()
         self._done_future.set_result(None)
         # Futures resolved with the stream once it is connected (and its
@@ -237,7 +283,7 @@ class BaseIOStream(_StreamReader):
 
         .. versionadded:: 0.1.0
         """
-        return self._write_paused or bool(self._pending_writes)
+        return self._write_paused or bool(self._pending_writes) or self._deferred is not None
 
     def set_nodelay(self, value: bool) -> None:
         """Turn Nagle's algorithm off (``True``) or on, where it applies.
@@ -299,7 +345,20 @@ class BaseIOStream(_StreamReader):
                     f"write of {len(data)} bytes exceeds max_write_buffer_size ({limit} bytes)"
                 )
             if self._pending_writes or (self._chunked_writes and len(data) > _WRITE_CHUNK):
+                if self._deferred is not None:
+                    self._flush_deferred()
                 self._queue_write(data)
+            elif self._defer_writes and not self._chunked_writes:
+                # (Not on TLS: its transport encrypts and flow-controls each
+                # write itself.)
+                deferred = self._deferred
+                if type(data) is not bytes:
+                    data = bytes(data)  # the caller may reuse its buffer
+                if deferred is None:
+                    self._deferred = [data]
+                    _write_batch(self.io_loop).add(self)
+                else:
+                    deferred.append(data)
             else:
                 transport.write(data)
             if callback is None and not self._write_paused and not self._pending_writes:
@@ -315,6 +374,31 @@ class BaseIOStream(_StreamReader):
             future.add_done_callback(functools.partial(self._deliver_no_arg, callback))
         return future
 
+    def _set_defer_writes(self, defer: bool) -> None:
+        """Coalesce writes: hand them to the transport at the loop's next pass.
+
+        A private switch for servers that answer many connections in one
+        pass of the loop (the HTTP server): their responses then go out
+        together once every ready connection was read, so the peer is woken
+        once for a batch rather than once per response, which saves the
+        kernel much work (a wake-up across cores is expensive, the more so
+        in a virtual machine).  Turning it off sends what is deferred.
+        """
+        self._defer_writes = defer
+        if not defer and self._deferred is not None:
+            self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        """Hand the deferred bytes to the transport (in order, once)."""
+        deferred = self._deferred
+        if deferred is None:
+            return
+        self._deferred = None
+        transport = self._wtransport
+        if self._closed or transport is None or transport.is_closing():
+            return
+        transport.write(deferred[0] if len(deferred) == 1 else b"".join(deferred))
+
     def write_eof(self) -> bool:
         """Half-close: send end-of-file once the written bytes are sent.
 
@@ -329,6 +413,8 @@ class BaseIOStream(_StreamReader):
         transport = self._wtransport
         if self._closed or transport is None or self._pending_writes:
             return False
+        if self._deferred is not None:
+            self._flush_deferred()
         try:
             if not transport.can_write_eof():
                 return False
@@ -526,6 +612,8 @@ class BaseIOStream(_StreamReader):
         error = _exception_from(exc_info)
         if error is not None:
             self.error = error
+        if self._deferred is not None and error is None:
+            self._flush_deferred()  # (a clean close sends what was written)
         self._closed = True
         self._close_transports()
         self._signal_closed()
@@ -564,6 +652,7 @@ class BaseIOStream(_StreamReader):
                 _retrieve(future)
         self._pending_writes.clear()
         self._pending_size = 0
+        self._deferred = None
         ready = self._ready_waiters
         self._ready_waiters = []
         for future in ready:
