@@ -1092,7 +1092,9 @@ class HTTP1ServerConnection:
         if self._direct:
             # Responses written while the loop serves the connections that
             # are ready go out together, after them (see the stream).
-            stream._set_defer_writes(True)
+            set_defer_writes = getattr(stream, "_set_defer_writes", None)
+            if set_defer_writes is not None:
+                set_defer_writes(True)
             watchdog = self._reader.watchdog
             if watchdog is not None:
                 watchdog.on_expire = stream.close
