@@ -151,3 +151,27 @@ async def test_client_gone_during_async_response_closes_the_connection(io_loop: 
     assert await read_response(reader) == b"/ok:"
     writer.close()
     await server.stop()
+
+
+async def test_pipelined_flood_is_bounded_by_backpressure(io_loop: IOLoop) -> None:
+    """Requests queued behind a slow response stay in the kernel, not in memory.
+
+    While a response is pending the server stops reading once a read chunk
+    (64 KiB) is buffered, so a connection holds a few hundred KiB of
+    unparsed requests at most (the chunk being served and the stream's
+    buffer), and TCP flow control pushes back on the client.
+    """
+    server = Server()
+    reader, writer = await server.connect()
+    count = 40000
+    request = b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+    writer.write(request * count)  # ~1.3 MB
+    await asyncio.sleep(0.3)
+    (conn,) = server.server._connections
+    held = len(conn._reader.buf) + (conn.stream._end - conn.stream._start)
+    assert held <= 6 * 65536
+    # Read the first few answers only: everything still flows, in order.
+    for _ in range(5):
+        assert await read_response(reader) == b"/slow:"
+    writer.close()
+    await server.stop()
