@@ -776,11 +776,17 @@ class HTTP1Connection(HTTPConnection):
                 self._expected_length = int(length)
             except ValueError:
                 raise HTTPOutputError(f"invalid Content-Length {length!r}") from None
-        lines = [f"{name}: {value}" for name, values in fields.items() for value in values]
-        head = first + "\r\n" + "\r\n".join(lines) if lines else first
-        breaks = len(lines)
+        parts = [first]
+        append = parts.append
+        for name, values in fields.items():
+            for value in values:
+                append(f"{name}: {value}")
+        append("\r\n")  # (joined: the blank line ending the head)
+        head = "\r\n".join(parts)
+        breaks = len(parts)
         if head.count("\n") != breaks or head.count("\r") != breaks:
             raise HTTPOutputError("CR or LF in the start line or a header field")
+        head_bytes = head.encode("latin-1")
         self._headers_written = True
         if chunk:
             expected = self._expected_length
@@ -792,11 +798,11 @@ class HTTP1Connection(HTTPConnection):
             ):
                 # The usual whole response of known length: one bytes object.
                 self._written = len(chunk)
-                data = b"".join((head.encode("latin-1"), b"\r\n\r\n", chunk))
+                data = head_bytes + chunk
             else:
-                data = head.encode("latin-1") + b"\r\n\r\n" + self._format_chunk(chunk)
+                data = head_bytes + self._format_chunk(chunk)
         else:
-            data = head.encode("latin-1") + b"\r\n\r\n"
+            data = head_bytes
         return self._write_stream(data, callback)
 
     def _format_chunk(self, chunk: bytes) -> bytes:

@@ -68,6 +68,12 @@ class HTTPServerRequest:
 
     path: str
     query: str
+    # Lazily filled parts start at these class-level defaults (fewer
+    # stores per request).
+    _finish_time: float | None = None
+    _query_arguments: dict[str, list[bytes]] | None = None
+    _arguments: dict[str, list[bytes]] | None = None
+    _cookies: http.cookies.SimpleCookie | None = None
 
     def __init__(
         self,
@@ -109,15 +115,11 @@ class HTTPServerRequest:
         self.connection = connection
         self.server_connection = server_connection
         self._start_time = time.time()
-        self._finish_time: float | None = None
         if uri is not None:
             self.path, _, self.query = uri.partition("?")
         else:
             self.path = self.query = ""
         self.body_arguments: dict[str, list[bytes]] = {}
-        self._query_arguments: dict[str, list[bytes]] | None = None
-        self._arguments: dict[str, list[bytes]] | None = None
-        self._cookies: http.cookies.SimpleCookie | None = None
 
     # -- lazily parsed parts -----------------------------------------------
 
