@@ -140,8 +140,8 @@ def throughput_rows(
             value = found.get("requests_per_second")
             per_cpu = found.get("requests_per_cpu_second")
             per_cpu_text = "n/a" if per_cpu is None else h.fmt_rps(per_cpu)
-            if spec.kind == "bare" and per_cpu is not None:
-                per_cpu_text += " (wrk-bound)"
+            if per_cpu is not None and (found.get("server_cpu_share") or 1.0) < 0.9:
+                per_cpu_text += " (wrk-bound)"  # the server had idle time
             row += [
                 h.fmt_rps(value),
                 h.fmt_ratio(value, base.get("requests_per_second")),

@@ -149,8 +149,9 @@ def rps_rows(runs: list[dict[str, Any]], apps: list[str]) -> tuple[list[str], li
             rps = _rps(runs, spec.kind, a, spec.uvloop, spec.httptools)
             cpu = _rps(runs, spec.kind, a, spec.uvloop, spec.httptools, "requests_per_cpu_second")
             cpu_text = "n/a" if cpu is None else h.fmt_rps(cpu)
-            if spec.kind == "bare" and cpu is not None:
-                cpu_text += " (wrk-bound)"
+            share = _rps(runs, spec.kind, a, spec.uvloop, spec.httptools, "server_cpu_share")
+            if cpu is not None and (share or 1.0) < 0.9:
+                cpu_text += " (wrk-bound)"  # the server had idle time
             cells += [h.fmt_rps(rps), cpu_text]
         if all(c == "—" for c in cells):
             continue
