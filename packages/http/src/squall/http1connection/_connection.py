@@ -492,7 +492,23 @@ class HTTP1Connection(HTTPConnection):
                     self.stream.write(_CONTINUE)
                     self._expect_continue = False
                 if kind == LENGTH:
-                    await self._read_fixed_body(length, delegate)
+                    reader = self._reader
+                    buf = reader.buf
+                    if not length:
+                        pass
+                    elif len(buf) >= length and length <= self.params.chunk_size:
+                        # The whole body is already here (the usual small
+                        # POST): one piece, no coroutine.
+                        if len(buf) == length:
+                            chunk, reader.buf = buf, b""
+                        else:
+                            chunk, reader.buf = buf[:length], buf[length:]
+                        if not self._detached:
+                            result = delegate.data_received(chunk)
+                            if result is not None:
+                                await result
+                    else:
+                        await self._read_fixed_body(length, delegate)
                 elif kind == CHUNKED:
                     await self._read_chunked_body(delegate)
                 else:

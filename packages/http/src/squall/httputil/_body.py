@@ -72,6 +72,8 @@ def _parse_query_arguments(
     query: str | bytes, max_arguments: int | None = None
 ) -> dict[str, list[bytes]]:
     """Parse a query string as :class:`.HTTPServerRequest` does, with the cap."""
+    if not query:
+        return {}
     _check_argument_count(query, max_arguments, "query string")
     return parse_qs_bytes(query, keep_blank_values=True)
 
@@ -132,7 +134,11 @@ def parse_body_arguments(
             )
     if kind == "urlencoded":
         _check_argument_count(body, max_arguments, "urlencoded body")
-        for name, values in parse_qs_bytes(body, keep_blank_values=True).items():
+        parsed = parse_qs_bytes(body, keep_blank_values=True)
+        if not arguments:
+            arguments.update(parsed)  # (the usual case: nothing to merge with)
+            return
+        for name, values in parsed.items():
             arguments.setdefault(name, []).extend(values)
         return
     boundary = _parse_header(content_type)[1].get("boundary")
