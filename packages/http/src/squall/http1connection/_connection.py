@@ -1,15 +1,19 @@
 """HTTP1Connection and HTTP1ServerConnection: HTTP/1.1 over an IOStream.
 
 Strategy.  The connection keeps its own read buffer (a ``bytes`` object,
-usually empty between requests) and refills it with one
-``stream.read_bytes(chunk_size, partial=True)`` per arrival of data, so a
-request costs one stream read however its head and body are split, and
-pipelined requests already in the buffer cost none.  The head is found with
+usually empty between requests).  On a Squall stream the server side is
+driven by the arriving data: the stream hands each arrival synchronously to
+:class:`HTTP1ServerConnection`, which serves every complete request that
+can be answered at once right there, with no read Future and no Task; a
+request that has to wait (a body still arriving, an asynchronous handler,
+a response not yet flushed) continues in a Task, which refills the buffer
+with one ``stream.read_bytes(chunk_size, partial=True)`` per arrival and
+hands the connection back once it is idle.  The head is found with
 ``bytes.find`` (resuming where the last search stopped), parsed by
-:mod:`squall.http1connection._parser`, and the body is cut from the buffer by
-length or fed to a :class:`~._parser.ChunkedDecoder`.  One coroutine per
-connection runs the keep-alive loop; a response of known length is written
-with one ``stream.write``.
+:mod:`squall.http1connection._parser`, and the body is cut from the buffer
+by length or fed to a :class:`~._parser.ChunkedDecoder`.  A response of
+known length is written as one bytes object; on plain TCP the stream
+coalesces the responses written during one pass of the loop.
 """
 
 from __future__ import annotations
