@@ -281,6 +281,30 @@ def test_json_encode_types() -> None:
         json_encode(object())
 
 
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
+def test_json_encode_matches_json_dumps(value: Any) -> None:
+    # The fast path drives the C encoder directly: same text as json.dumps.
+    assert json_encode(value) == json.dumps(value).replace("</", "<\\/")
+
+
+def test_json_encode_errors_match_json_dumps() -> None:
+    circular: list[Any] = []
+    circular.append(circular)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_encode(circular)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_encode({"a": [1, object()]})
+    # A failed call leaves nothing behind for the next one.
+    assert json_encode({"a": [1, 2]}) == '{"a": [1, 2]}'
+    assert json_encode({1: 2.5, "nan": float("nan")}) == '{"1": 2.5, "nan": NaN}'
+
+
 def test_json_decode() -> None:
     assert json_decode('{"a": [1, 2]}') == {"a": [1, 2]}
     assert json_decode(b'"caf\xc3\xa9"') == "caf\u00e9"

@@ -291,6 +291,32 @@ def parse_qs_bytes(
 # JSON
 
 
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_basestring_ascii: Any = json.encoder.encode_basestring_ascii
+_DEFAULT_JSON_DEFAULT = json.JSONEncoder().default
+
+
+def _c_dumps(value: Any) -> str:
+    """``json.dumps(value)`` through the C encoder, without dumps' Python layers.
+
+    The arguments are dumps' defaults; a fresh markers dict per call keeps
+    the circular-reference check.
+    """
+    encode = _c_make_encoder(
+        {}, _DEFAULT_JSON_DEFAULT, _encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    return "".join(encode(value, 0))
+
+
+try:  # (a private interface: use it only while it answers as dumps does)
+    if _c_make_encoder is not None and _c_dumps({"a": [1.5, "\u00e9"]}) != json.dumps(
+        {"a": [1.5, "\u00e9"]}
+    ):
+        _c_make_encoder = None
+except Exception:
+    _c_make_encoder = None
+
+
 def json_encode(value: Any) -> str:
     r"""Serialize ``value`` to JSON that is safe inside an HTML ``<script>``.
 
@@ -301,7 +327,8 @@ def json_encode(value: Any) -> str:
 
     .. versionadded:: 0.1.0
     """
-    return json.dumps(value).replace("</", "<\\/")
+    text = _c_dumps(value) if _c_make_encoder is not None else json.dumps(value)
+    return text.replace("</", "<\\/")
 
 
 def json_decode(value: str | bytes) -> Any:

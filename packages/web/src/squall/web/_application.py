@@ -323,12 +323,17 @@ class _RequestDispatcher(_HandlerDelegate):
         delegate = self.delegate
         if delegate is not None:
             return delegate.data_received(chunk)
+        if not self.stream_request_body and self.chunks is None:
+            self.chunks = [chunk]  # (the usual one-piece body, inline)
+            return None
         return super().data_received(chunk)
 
     def finish(self) -> None:
         delegate = self.delegate
         if delegate is not None:
             delegate.finish()
+        elif not self.stream_request_body and self.chunks is None:
+            self.execute()  # (no body: what the base class would do, inline)
         else:
             super().finish()
 

@@ -117,8 +117,7 @@ class RequestHandler(_RenderHandler):
         self.request = request
         self._headers = _DEFAULT_HEADERS.copy()
         self._write_buffer = []
-        self._status_code = 200
-        self._reason = "OK"
+        # (_status_code and _reason start at their class-level defaults.)
         # Hooks are looked up on the class; the default ones are not called.
         if cls.set_default_headers is not _DEFAULT_SET_DEFAULT_HEADERS:
             self.set_default_headers()

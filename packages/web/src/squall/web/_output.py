@@ -139,8 +139,9 @@ class _OutputHandler:
     request: HTTPServerRequest
     _headers: HTTPHeaders
     _write_buffer: list[bytes]
-    _status_code: int
-    _reason: str
+    # (Class-level defaults: set_status and clear store per instance.)
+    _status_code: int = 200
+    _reason: str = "OK"
     SUPPORTED_METHODS: Sequence[str]
 
     # The state below is set by ``RequestHandler.__init__`` in one place;
@@ -284,7 +285,7 @@ class _OutputHandler:
         elif kind is str:
             self._write_buffer.append(chunk.encode())  # type: ignore[union-attr]
         elif isinstance(chunk, dict):
-            self._headers["Content-Type"] = "application/json; charset=UTF-8"
+            self._headers._as_list["Content-Type"] = ["application/json; charset=UTF-8"]
             self._write_buffer.append(json_encode(chunk).encode())
         elif isinstance(chunk, (bytes, str)):
             self._write_buffer.append(utf8(chunk))
