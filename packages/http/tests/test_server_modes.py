@@ -19,6 +19,7 @@ from squall.ioloop import IOLoop
 from squall.netutil import bind_sockets
 
 OK = ResponseStartLine("HTTP/1.1", 200, "OK")
+BIG = 32 * 1024 * 1024  # more than loopback's socket buffers hold
 
 
 def answer(request: HTTPServerRequest, body: bytes) -> None:
@@ -30,7 +31,9 @@ def answer(request: HTTPServerRequest, body: bytes) -> None:
 def app(request: HTTPServerRequest) -> None:
     """``/slow`` answers after a delay (the loop needs a Task); others at once."""
     body = request.path.encode() + b":" + request.body
-    if request.path.startswith("/slow"):
+    if request.path == "/big":
+        answer(request, b"x" * BIG)
+    elif request.path.startswith("/slow"):
         IOLoop.current().call_later(0.02, answer, request, body)
     else:
         answer(request, body)
@@ -87,8 +90,9 @@ async def test_body_split_across_packets_goes_through_the_task(io_loop: IOLoop) 
     writer.write(b"world")
     assert await read_response(reader) == b"/p:helloworld"
     # Back in the data-driven mode, the next request is served as usual.
-    writer.write(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert await read_response(reader) == b"/after:"
+    for path in [b"/after", b"/and-after"]:
+        writer.write(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+        assert await read_response(reader) == path + b":"
     writer.close()
     await server.stop()
 
@@ -173,5 +177,30 @@ async def test_pipelined_flood_is_bounded_by_backpressure(io_loop: IOLoop) -> No
     # Read the first few answers only: everything still flows, in order.
     for _ in range(5):
         assert await read_response(reader) == b"/slow:"
+    writer.close()
+    await server.stop()
+
+
+async def test_next_request_after_a_large_synchronous_response(io_loop: IOLoop) -> None:
+    """A response the kernel cannot take at once is still followed by the next one.
+
+    The second request is answered synchronously while the first, large
+    response still fills the socket (the client is not reading yet): its
+    write is pending when the handler finishes, and the loop must wait for
+    it and then go on reading the connection.
+    """
+    server = Server()
+    reader, writer = await server.connect()
+    writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.2)  # the server's writes are now blocked on us
+    writer.write(b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.1)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert b"Content-Length: %d" % BIG in head
+    await asyncio.wait_for(reader.readexactly(BIG), 10)
+    assert await read_response(reader) == b"/second:"
+    for path in [b"/third", b"/fourth"]:
+        writer.write(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+        assert await read_response(reader) == path + b":"
     writer.close()
     await server.stop()

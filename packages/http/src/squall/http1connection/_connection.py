@@ -523,8 +523,14 @@ class HTTP1Connection(HTTPConnection):
             if not self.is_client and not self._detached and not self._finished():
                 # Wait for the response before reading the next request, so
                 # that responses go out in request order.
-                self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
-                await self._finish_waiter
+                waiter = self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
+                last = self._last_write
+                if self._write_finished and last is not None and not last.done():
+                    # Finished before this wait began (a synchronous handler
+                    # whose write the transport has not taken yet): wake up
+                    # once that write is done.
+                    last.add_done_callback(lambda _f: self._wake_reader())
+                await waiter
             if self._detached:
                 # The application took the stream over (a protocol upgrade).
                 return False
