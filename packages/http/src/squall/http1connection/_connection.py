@@ -524,12 +524,10 @@ class HTTP1Connection(HTTPConnection):
                 # Wait for the response before reading the next request, so
                 # that responses go out in request order.
                 waiter = self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
-                last = self._last_write
-                if self._write_finished and last is not None and not last.done():
+                if self._write_finished:
                     # Finished before this wait began (a synchronous handler
-                    # whose write the transport has not taken yet): wake up
-                    # once that write is done.
-                    last.add_done_callback(lambda _f: self._wake_reader())
+                    # whose write the transport has not taken yet).
+                    self._wake_when_flushed()
                 await waiter
             if self._detached:
                 # The application took the stream over (a protocol upgrade).
@@ -923,13 +921,16 @@ class HTTP1Connection(HTTPConnection):
 
     def _set_finished(self) -> None:
         waiter = self._finish_waiter
-        if waiter is None or waiter.done():
-            return
+        if waiter is not None and not waiter.done():
+            self._wake_when_flushed()
+
+    def _wake_when_flushed(self) -> None:
+        # Wake the keep-alive loop once the response's last write is done.
         last = self._last_write
         if last is not None and not last.done():
             last.add_done_callback(lambda _f: self._wake_reader())
         else:
-            waiter.set_result(None)
+            self._wake_reader()
 
     def _close_after_flush(self) -> None:
         last = self._last_write

@@ -543,15 +543,7 @@ class BaseIOStream(_StreamReader):
             and keep_open()
         ):
             self._eof = True
-            if self._read_future is not None:
-                if self._read_kind == _CLOSE:
-                    self._try_read()
-                else:
-                    future = self._read_future
-                    self._clear_read()
-                    if not future.done():
-                        future.set_exception(StreamClosedError(real_error=self.error))
-                        _retrieve(future)
+            self._end_pending_read()
             return True
         self.close()
         return True
@@ -635,15 +627,7 @@ class BaseIOStream(_StreamReader):
 
     def _signal_closed(self) -> None:
         error = self.error
-        if self._read_future is not None:
-            if self._read_kind == _CLOSE:
-                self._try_read()
-            else:
-                future = self._read_future
-                self._clear_read()
-                if not future.done():
-                    future.set_exception(StreamClosedError(real_error=error))
-                    _retrieve(future)
+        self._end_pending_read()
         waiters = self._write_waiters
         self._write_waiters = []
         for future in waiters:
@@ -662,6 +646,19 @@ class BaseIOStream(_StreamReader):
         self._on_ready = None
         if self._close_callback is not None:
             self._schedule_close_callback()
+
+    def _end_pending_read(self) -> None:
+        """Nothing more will arrive: complete a read_until_close, fail any other read."""
+        if self._read_future is None:
+            return
+        if self._read_kind == _CLOSE:
+            self._try_read()
+            return
+        future = self._read_future
+        self._clear_read()
+        if not future.done():
+            future.set_exception(StreamClosedError(real_error=self.error))
+            _retrieve(future)
 
     def _schedule_close_callback(self) -> None:
         entry = self._close_callback
