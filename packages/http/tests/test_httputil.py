@@ -158,8 +158,8 @@ def assert_linear(fn: Callable[[Any], object], make: Callable[[int], Any], n: in
     """
     small, large = make(n), make(n * 10)
     ratios = []
-    for _ in range(5):
-        ratio = _best_time(fn, large) / max(_best_time(fn, small), 1e-6)
+    for _ in range(10):
+        ratio = _best_time(fn, large, 5) / max(_best_time(fn, small, 5), 1e-6)
         if ratio <= 20:
             return
         ratios.append(ratio)
