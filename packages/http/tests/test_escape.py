@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -163,6 +164,45 @@ def test_url_unescape() -> None:
     assert url_unescape("%FF+x", encoding=None, plus=False) == b"\xff+x"
     # Octets that do not decode become U+FFFD rather than raising.
     assert url_unescape("%FF") == "\ufffd"
+
+
+# Bytes that stress percent-decoding: escapes well and badly formed, the
+# characters quoted-printable treats specially, and ordinary text.
+_ESCAPE_PIECES = st.sampled_from(
+    [
+        *(b"%", b"%4", b"%41", b"%c3", b"%C3%A9", b"%zz", b"%3D", b"%0A", b"%0d", b"%25"),
+        *(b"=", b"\r", b"\n", b"\r\n", b"_", b"+", b" ", b"\t", b"\x00", b"\xff"),
+        *(b"a", b"F", b"0", b"9", b"g", b"text"),
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(_ESCAPE_PIECES, max_size=12).map(b"".join))
+def test_url_unescape_matches_the_standard_library(raw: bytes) -> None:
+    # The fast path must agree with urllib on every input, malformed
+    # escapes (kept verbatim) included.
+    expected = urllib.parse.unquote_to_bytes(raw)
+    assert url_unescape(raw, encoding=None, plus=False) == expected
+    field = raw.replace(b"&", b"")
+    expected_field = urllib.parse.unquote_to_bytes(field.replace(b"+", b" "))
+    assert parse_qs_bytes(b"k=" + field) == ({"k": [expected_field]} if field else {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        (b"%", b"%"),
+        (b"a%4", b"a%4"),
+        (b"%41%zz%42", b"A%zzB"),
+        (b"%%41", b"%A"),
+        (b"%3D=%3d", b"==="),
+        (b"x%0Ay\r\n%41", b"x\ny\r\nA"),
+        (b"caf%C3%A9+%E2%98%83", b"caf\xc3\xa9+\xe2\x98\x83"),
+    ],
+)
+def test_url_unescape_malformed_escapes(raw: bytes, decoded: bytes) -> None:
+    assert url_unescape(raw, encoding=None, plus=False) == decoded
 
 
 @given(st.text(), st.booleans())

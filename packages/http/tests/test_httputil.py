@@ -1665,3 +1665,15 @@ def test_layer_contract_round_trip() -> None:
     )
     assert connection.headers is not None
     assert connection.headers["Content-Length"] == str(len(b"".join(connection.chunks)))
+
+
+def test_argument_cap_counts_empty_fields_at_the_boundary() -> None:
+    # The cap counts separators: a body made only of them is the shortest
+    # one that reaches it.
+    args: dict[str, list[bytes]] = {}
+    with pytest.raises(TooManyArgumentsError):
+        parse_body_arguments(
+            "application/x-www-form-urlencoded", b"&" * 10, args, {}, max_arguments=10
+        )
+    parse_body_arguments("application/x-www-form-urlencoded", b"&" * 9, args, {}, max_arguments=10)
+    assert args == {}  # (empty fields are skipped)

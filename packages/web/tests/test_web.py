@@ -692,6 +692,17 @@ async def test_query_arguments(fake_client: Any) -> None:
 async def test_control_characters_replaced(fake_client: Any) -> None:
     response = await fake_client(args_app()).fetch("/?a=x%00y%1fz%09w")
     assert json.loads(response.body)["a"] == "x y z\tw"
+    # Only U+0000-U+0008 and U+000E-U+001F are replaced; other characters
+    # str.isprintable refuses (VT, CR, DEL, NBSP) are kept.
+    response = await fake_client(args_app()).fetch("/?raw=%0b%0d%7f%C2%A0%C3%A9%0e%08")
+    assert json.loads(response.body)["raw"] == "\x0b\r\x7f\xa0\xe9  "
+    response = await fake_client(args_app()).fetch(
+        "/",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"a=caf%C3%A9%01+%E2%98%83",
+    )
+    assert json.loads(response.body)["a"] == "caf\xe9  \u2603"
 
 
 async def test_invalid_utf8_argument_is_400(fake_client: Any) -> None:

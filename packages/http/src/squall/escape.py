@@ -18,6 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
+import binascii
 import html
 import html.entities
 import json
@@ -213,13 +214,49 @@ def url_unescape(
 
     .. versionadded:: 0.1.0
     """
-    raw = utf8(value)
-    if plus:
-        raw = raw.replace(b"+", b" ")
-    octets = urllib.parse.unquote_to_bytes(raw)
+    octets = _percent_decode(utf8(value), plus)
     if encoding is None:
         return octets
     return octets.decode(encoding, "replace")
+
+
+# For :func:`_percent_decode`: ``%`` becomes quoted-printable's ``=`` and,
+# for form fields, ``+`` a space, in one pass.
+_TO_QUOTED_PRINTABLE = bytes.maketrans(b"%", b"=")
+_FORM_TO_QUOTED_PRINTABLE = bytes.maketrans(b"%+", b"= ")
+
+
+def _percent_decode(data: bytes, plus: bool = False) -> bytes:
+    """Decode the ``%XX`` escapes of ``data``, as :func:`urllib.parse.unquote_to_bytes`.
+
+    With ``plus``, ``+`` means a space (as in a query string or a form).
+
+    ``unquote_to_bytes`` is pure Python, one loop pass per escape: a 1 KB
+    form field of escaped text costs it ~13 µs. The C quoted-printable
+    decoder of :mod:`binascii` does the same job (``=XX`` instead of
+    ``%XX``) in under 1 µs, so: when ``data`` holds no ``=`` and no line
+    break (the only bytes quoted-printable treats differently), turn ``%``
+    into ``=`` and decode there. A malformed escape (``%`` not followed by
+    two hex digits, kept verbatim by ``unquote_to_bytes``) comes out as an
+    ``=``, or is dropped when it ends the text; when the result has an
+    ``=`` anyway, its length decides (every well-formed escape shortens the
+    text by two bytes, a malformed one by fewer). Otherwise the standard
+    library decodes it.
+    """
+    if b"%" not in data:
+        return data.replace(b"+", b" ") if plus and b"+" in data else data
+    if b"=" not in data and b"\n" not in data and b"\r" not in data:
+        table = _FORM_TO_QUOTED_PRINTABLE if plus else _TO_QUOTED_PRINTABLE
+        decoded = binascii.a2b_qp(data.translate(table))
+        # A malformed escape leaves an "=" (a final "%" is dropped); so does
+        # a well-formed "%3D", which the length check then tells apart.
+        if b"=" not in decoded and data[-1] != 0x25:  # (0x25: "%")
+            return decoded
+        if len(decoded) == len(data) - 2 * data.count(b"%"):
+            return decoded
+    if plus:
+        data = data.replace(b"+", b" ")
+    return urllib.parse.unquote_to_bytes(data)
 
 
 def _decode_name(name: bytes) -> str:
@@ -263,7 +300,7 @@ def parse_qs_bytes(
     result: dict[str, list[bytes]] = {}
     if not data:
         return result
-    unquote = urllib.parse.unquote_to_bytes
+    unquote = _percent_decode
     for field in data.split(b"&"):
         if not field and not strict_parsing:
             continue
@@ -272,13 +309,8 @@ def parse_qs_bytes(
             raise ValueError(f"bad query field: {field!r}")
         if not raw_value and not keep_blank_values:
             continue
-        if b"+" in raw_name:
-            raw_name = raw_name.replace(b"+", b" ")
-        if b"+" in raw_value:
-            raw_value = raw_value.replace(b"+", b" ")
-        # (unquote_to_bytes is pure Python: skip it when there is no escape.)
-        name = _decode_name(unquote(raw_name) if b"%" in raw_name else raw_name)
-        value = unquote(raw_value) if b"%" in raw_value else raw_value
+        name = _decode_name(unquote(raw_name, True))
+        value = unquote(raw_value, True)
         values = result.get(name)
         if values is None:
             result[name] = [value]

@@ -283,9 +283,13 @@ def _valid_host(host: str) -> bool:
 
 
 def _content_length(headers: HTTPHeaders) -> int | None:
-    values = headers.get_list("Content-Length")
+    values = headers._as_list.get("Content-Length")
     if not values:
         return None
+    if len(values) == 1:
+        value = values[0]
+        if value.isdigit() and value.isascii() and len(value) < 19:
+            return int(value)  # (the usual single plain number)
     seen: set[str] = set()
     for value in values:
         for raw_item in value.split(","):

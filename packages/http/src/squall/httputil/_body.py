@@ -60,7 +60,8 @@ class HTTPFile(ObjectDict):
 
 def _check_argument_count(qs: str | bytes, max_arguments: int | None, where: str) -> None:
     limit = _settings.DEFAULT_MAX_ARGUMENTS if max_arguments is None else max_arguments
-    if qs and (qs.count(b"&") if isinstance(qs, bytes) else qs.count("&")) >= limit:
+    # (Fewer bytes than the limit cannot hold that many separators.)
+    if len(qs) >= limit and (qs.count(b"&") if isinstance(qs, bytes) else qs.count("&")) >= limit:
         raise TooManyArgumentsError(
             f"too many arguments in the {where}",
             limit,

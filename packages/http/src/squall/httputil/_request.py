@@ -155,9 +155,14 @@ class HTTPServerRequest:
         """
         args = self._arguments
         if args is None:
-            args = {name: list(values) for name, values in self.query_arguments.items()}
-            for name, values in self.body_arguments.items():
-                args.setdefault(name, []).extend(values)
+            query = self.query_arguments
+            # (Lists are copied: appending here must not change the others.)
+            if query:
+                args = {name: list(values) for name, values in query.items()}
+                for name, values in self.body_arguments.items():
+                    args.setdefault(name, []).extend(values)
+            else:
+                args = {name: list(values) for name, values in self.body_arguments.items()}
             self._arguments = args
         return args
 

@@ -20,6 +20,9 @@ _T = TypeVar("_T")
 # Control characters replaced by a space in decoded arguments (tab, newlines,
 # vertical tab and form feed are kept).
 _CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0e-\x1f]")
+# The same characters as bytes: in UTF-8 they are exactly these octets, so
+# a raw value without them decodes to text the pattern would not change.
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20))
 
 
 class _ArgDefaultMarker:
@@ -112,13 +115,17 @@ class _InputHandler(_OutputHandler):
         return [self._clean(name, value, strip) for value in source.get(name, ())]
 
     def _clean(self, name: str, raw: bytes, strip: bool) -> Any:
-        if type(self).decode_argument is not _DEFAULT_DECODE_ARGUMENT:
-            value = self.decode_argument(raw, name=name)
-        else:
+        if type(self).decode_argument is _DEFAULT_DECODE_ARGUMENT:
             try:
                 value = raw.decode("utf-8")
             except UnicodeDecodeError:
-                value = self.decode_argument(raw, name=name)  # raises the 400
+                self.decode_argument(raw, name=name)  # raises the 400
+                raise
+            # (Checking the octets is cheaper than str.isprintable.)
+            if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
+                value = _CONTROL_CHARS_RE.sub(" ", value)
+            return value.strip() if strip else value
+        value = self.decode_argument(raw, name=name)
         if isinstance(value, str):
             if not value.isprintable():
                 value = _CONTROL_CHARS_RE.sub(" ", value)
