@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import importlib.util
 import logging
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from squall.httputil import (
 )
 from squall.ioloop import IOLoop
 from squall.netutil import bind_sockets
+from squall.testing import count_open_fds
 
 _spec = importlib.util.spec_from_file_location(
     "squall_http_parser_corpus", Path(__file__).with_name("test_http1_parser.py")
@@ -93,10 +93,6 @@ def server(io_loop: IOLoop) -> Iterator[Server]:
 
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
-
-
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 async def test_simple_get_and_keep_alive(server: Server) -> None:
@@ -294,13 +290,13 @@ async def test_xheaders(io_loop: IOLoop) -> None:
 
 async def test_bad_requests_release_fds(server: Server) -> None:
     await server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    before = fd_count()
+    before = count_open_fds(None)
     for _ in range(30):
         await server.request(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
         await server.request(b"\x16\x03\x01garbage")
         await server.request(b"")
     await asyncio.sleep(0.05)
-    assert fd_count() <= before + 2
+    assert count_open_fds(None) <= before + 2
     assert server.server.connection_count == 0
 
 

@@ -30,8 +30,10 @@ from squall.testing import (
     AsyncTestCase,
     ExpectLog,
     bind_unused_port,
+    count_open_fds,
     gen_test,
     get_async_test_timeout,
+    wait_until,
 )
 from squall.util import TimeoutError
 
@@ -69,9 +71,11 @@ def test_public_api() -> None:
         "AsyncTestCase",
         "ExpectLog",
         "bind_unused_port",
+        "count_open_fds",
         "gen_test",
         "get_async_test_timeout",
         "main",
+        "wait_until",
     }
     for name in squall.testing.__all__:
         assert getattr(squall.testing, name).__doc__
@@ -1378,3 +1382,53 @@ async def test_handled_exception_logged_otherwise_does_not_fail_the_test(io_loop
         io_loop.add_callback(fail)
     await asyncio.sleep(0.02)
     assert isinstance(handled[0], RuntimeError)
+
+
+# ------------------------------------------------------ count_open_fds, wait_until
+
+needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+
+
+@needs_proc_fd
+def test_count_open_fds_counts_sockets_and_pipes() -> None:
+    sockets_and_pipes, every_fd = count_open_fds(), count_open_fds(None)
+    read_end, write_end = os.pipe()
+    sock = socket.socket()
+    try:
+        assert count_open_fds() == sockets_and_pipes + 3
+        assert count_open_fds(None) == every_fd + 3
+        assert count_open_fds(["pipe:"]) >= 2
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        sock.close()
+    assert count_open_fds() == sockets_and_pipes
+    # A regular file is not a socket or a pipe.
+    with open(__file__, "rb"):
+        assert count_open_fds() == sockets_and_pipes
+        assert count_open_fds(None) == every_fd + 1
+
+
+def test_count_open_fds_without_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from squall.testing import _leaks
+
+    monkeypatch.setattr(_leaks, "_PROC_FDS", "/nonexistent/fd")
+    with pytest.raises(NotImplementedError, match="/nonexistent/fd"):
+        count_open_fds()
+
+
+async def test_wait_until_returns_once_true() -> None:
+    loop = asyncio.get_running_loop()
+    flag: list[bool] = []
+    loop.call_later(0.02, flag.append, True)
+    start = loop.time()
+    await wait_until(lambda: flag, timeout=2)
+    assert flag and loop.time() - start < 1.5
+
+
+async def test_wait_until_raises_after_timeout() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(AssertionError, match="still false after 0.05 s"):
+        await wait_until(lambda: False, timeout=0.05)
+    assert 0.04 <= loop.time() - start < 1.0

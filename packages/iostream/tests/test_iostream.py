@@ -10,7 +10,7 @@ import resource
 import socket
 import ssl
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,40 +30,15 @@ from squall.iostream import (
     TLSHandshakeError,
     UnsatisfiableReadError,
 )
+from squall.testing import count_open_fds, wait_until
 
 KINDS = ["tcp", "unix", "tls", "pipe"]
 BIG = 32 * 1024 * 1024  # more than loopback socket and pipe buffers hold
 
 
-def fd_count() -> int:
-    """Count this process's socket and pipe descriptors (what a stream could leak).
-
-    Other kinds are left out: uvloop opens ``/dev/null`` and an eventfd of
-    its own the first time some operations run.
-    """
-    count = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:  # the listing's own descriptor, already gone
-            continue
-        if target.startswith(("socket:", "pipe:")):
-            count += 1
-    return count
-
-
 async def settle(seconds: float = 0.02) -> None:
     """Let the loop run the transports' deferred closes."""
     await asyncio.sleep(seconds)
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
@@ -372,14 +347,14 @@ async def test_classic_callbacks(pairs: Pairs, kind: str) -> None:
 
     writer.write(b"line\nABCDEF12345", callback=lambda: results.append("written"))
     reader.read_until(b"\n", callback=step)
-    await eventually(lambda: len(results) == 2)
+    await wait_until(lambda: len(results) == 2)
     reader.read_bytes(3, callback=step)
-    await eventually(lambda: len(results) == 3)
+    await wait_until(lambda: len(results) == 3)
     reader.read_until_regex(rb"F", callback=step)
-    await eventually(lambda: len(results) == 4)
+    await wait_until(lambda: len(results) == 4)
     buf = bytearray(5)
     reader.read_into(buf, callback=step)
-    await eventually(lambda: len(results) == 5)
+    await wait_until(lambda: len(results) == 5)
     assert results == ["written", b"line\n", b"ABC", b"DEF", 5]
     assert buf == b"12345"
     closed: list[bytes] = []
@@ -387,7 +362,7 @@ async def test_classic_callbacks(pairs: Pairs, kind: str) -> None:
     writer.write(b"bye")
     await settle()
     writer.close()
-    await eventually(lambda: closed == [b"bye"])
+    await wait_until(lambda: closed == [b"bye"])
 
 
 async def test_callback_exception_closes_stream(pairs: Pairs, kind: str) -> None:
@@ -401,7 +376,7 @@ async def test_callback_exception_closes_stream(pairs: Pairs, kind: str) -> None
     with ExpectLog("squall.application", "Uncaught exception in stream callback"):
         reader.read_bytes(1, callback=boom)
         await writer.write(b"x")
-        await eventually(reader.closed)
+        await wait_until(reader.closed)
     assert isinstance(reader.error, RuntimeError)
 
 
@@ -568,12 +543,12 @@ async def test_close_callback_and_clean_close(pairs: Pairs, kind: str) -> None:
     with pytest.raises(StreamClosedError) as info:
         await pending
     assert info.value.real_error is None
-    await eventually(lambda: sorted(calls) == ["reader", "writer"])
+    await wait_until(lambda: sorted(calls) == ["reader", "writer"])
     assert reader.error is None
     # A close callback set after the close still runs, once.
     late: list[int] = []
     reader.set_close_callback(lambda: late.append(1))
-    await eventually(lambda: late == [1])
+    await wait_until(lambda: late == [1])
     writer.close()  # twice: nothing happens
     await settle()
     assert late == [1]
@@ -583,7 +558,7 @@ async def test_buffered_bytes_survive_close(pairs: Pairs, kind: str) -> None:
     reader, writer = await pairs.make(kind)
     await writer.write(b"xyz")
     writer.close()
-    await eventually(reader.closed)
+    await wait_until(reader.closed)
     assert await reader.read_bytes(2) == b"xy"
     assert await reader.read_until_close() == b"z"
     with pytest.raises(StreamClosedError):
@@ -604,7 +579,7 @@ async def test_close_during_pending_write(pairs: Pairs, kind: str) -> None:
     writer.close()
     with pytest.raises(StreamClosedError):
         await future
-    await eventually(lambda: calls == [1])
+    await wait_until(lambda: calls == [1])
     # The peer sees the connection end (possibly with only part of the data).
     await asyncio.wait_for(reader.read_until_close(), 5)
 
@@ -657,7 +632,7 @@ async def test_no_fd_leak(pairs: Pairs, kind: str) -> None:
     reader.close()
     writer.close()
     await settle()
-    before = fd_count()
+    before = count_open_fds()
     for _ in range(20):
         reader, writer = await pairs.make(kind)
         await writer.write(b"ping")
@@ -665,7 +640,7 @@ async def test_no_fd_leak(pairs: Pairs, kind: str) -> None:
         writer.close()
         reader.close()
     pairs.streams.clear()
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 # ---------------------------------------------------------------------- sockets
@@ -713,7 +688,7 @@ async def test_half_closed_peer(io_loop: IOLoop, listener: socket.socket) -> Non
 
 async def test_connect_refused(io_loop: IOLoop) -> None:
     await settle()
-    before = fd_count()
+    before = count_open_fds()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     address = sock.getsockname()
@@ -726,8 +701,8 @@ async def test_connect_refused(io_loop: IOLoop) -> None:
     assert isinstance(info.value.real_error, ConnectionRefusedError)
     assert stream.closed()
     assert isinstance(stream.error, ConnectError)
-    await eventually(lambda: calls == [1])
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: calls == [1])
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 async def test_connect_callback_and_close_while_connecting(
@@ -739,7 +714,7 @@ async def test_connect_callback_and_close_while_connecting(
     future = stream.connect(listener.getsockname(), callback=lambda: connected.append(1))
     conn, _ = await loop.sock_accept(listener)
     await future
-    await eventually(lambda: connected == [1])
+    await wait_until(lambda: connected == [1])
     with pytest.raises(ValueError, match="already"):
         stream.connect(listener.getsockname())
     stream.close()
@@ -747,22 +722,22 @@ async def test_connect_callback_and_close_while_connecting(
     # Closing before the connection is up fails the connect Future and frees
     # the socket.
     await settle()
-    before = fd_count()
+    before = count_open_fds()
     second = IOStream(socket.socket())
     future = second.connect(listener.getsockname())
     second.close()
     with pytest.raises(StreamClosedError):
         await future
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 async def test_unconnected_socket_closed_without_connect(io_loop: IOLoop) -> None:
     await settle()
-    before = fd_count()
+    before = count_open_fds()
     stream = IOStream(socket.socket())
-    assert fd_count() == before + 1
+    assert count_open_fds() == before + 1
     stream.close()
-    assert fd_count() == before
+    assert count_open_fds() == before
 
 
 async def test_start_tls_both_sides(
@@ -794,7 +769,7 @@ async def test_start_tls_both_sides(
     assert client_tls.socket.version().startswith("TLS")
     assert client_tls.socket.getpeercert()["subjectAltName"]
     client_tls.close()
-    await eventually(lambda: closed == ["server"])  # the close callback moved
+    await wait_until(lambda: closed == ["server"])  # the close callback moved
     with pytest.raises(ValueError, match="idle"):
         server.start_tls(True, server_context)
 
@@ -857,7 +832,7 @@ async def test_tls_peer_drops_handshake(
 ) -> None:
     loop = asyncio.get_running_loop()
     await settle()
-    before = fd_count()
+    before = count_open_fds()
     client = SSLIOStream(socket.socket(), ssl_options=client_context)
     connected = client.connect(listener.getsockname(), server_hostname="localhost")
     conn, _ = await loop.sock_accept(listener)
@@ -866,7 +841,7 @@ async def test_tls_peer_drops_handshake(
     conn.close()
     with pytest.raises(TLSHandshakeError, match="TLS handshake with 127.0.0.1"):
         await connected
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 async def test_tls_server_side_peer_drops_handshake(
@@ -948,7 +923,7 @@ async def test_pipe_regular_file_is_refused(io_loop: IOLoop, tmp_path: Any) -> N
     path.write_bytes(b"data")
     fd = os.open(path, os.O_RDONLY)
     stream = PipeIOStream(fd)
-    await eventually(stream.closed)
+    await wait_until(stream.closed)
     assert isinstance(stream.error, ValueError)
     with pytest.raises(StreamClosedError):
         stream.read_bytes(1)
@@ -1015,7 +990,7 @@ def test_select_refuses_high_fd_for_that_stream_only(listener: socket.socket) ->
         refused = IOStream(socket.socket(fileno=high_fd))
         with pytest.raises(StreamClosedError):
             await refused.read_bytes(1)
-        await eventually(refused.closed)
+        await wait_until(refused.closed)
         # Everything else keeps working on the same loop.
         pairs = Pairs(listener, ssl.create_default_context(), ssl.create_default_context())
         reader, writer = await pairs.make("tcp")
@@ -1067,7 +1042,7 @@ async def test_consumer_gets_arriving_bytes_synchronously(pairs: Pairs, kind: st
     received: list[bytes] = []
     reader._set_consumer(received.append)
     writer.write(b"hello")
-    await eventually(lambda: b"".join(received) == b"hello")
+    await wait_until(lambda: b"".join(received) == b"hello")
     reader._set_consumer(None)
     writer.write(b"world")
     assert await asyncio.wait_for(reader.read_bytes(5), 5) == b"world"

@@ -38,7 +38,7 @@ from squall.netutil import (
     ssl_wrap_socket,
 )
 from squall.platform import caresresolver
-from squall.testing import ExpectLog
+from squall.testing import ExpectLog, count_open_fds
 
 HAVE_PYCARES = importlib.util.find_spec("pycares") is not None
 FAILING_HOST = "nonexistent.invalid"  # RFC 6761: never resolves
@@ -57,10 +57,6 @@ def _ipv6_available() -> bool:
 
 HAVE_IPV6 = _ipv6_available()
 needs_ipv6 = pytest.mark.skipif(not HAVE_IPV6, reason="no IPv6 on loopback")
-
-
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
@@ -228,12 +224,12 @@ def test_bind_sockets_failure_closes_what_it_opened(monkeypatch: pytest.MonkeyPa
         "getaddrinfo",
         _fake_getaddrinfo([(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "192.0.2.1")]),
     )
-    before = fd_count()
+    before = count_open_fds(None)
     with pytest.raises(OSError) as info:
         bind_sockets(0, "half-local")
     assert info.value.errno == errno.EADDRNOTAVAIL
     assert "192.0.2.1" in str(info.value)
-    assert fd_count() == before
+    assert count_open_fds(None) == before
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT")

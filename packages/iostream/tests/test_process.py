@@ -18,14 +18,10 @@ import pytest
 from squall import process
 from squall.ioloop import FDSetSizeError, IOLoop
 from squall.process import CalledProcessError, Subprocess, cpu_count, fork_processes, task_id
-from squall.testing import ExpectLog
+from squall.testing import ExpectLog, count_open_fds
 
 STREAM = Subprocess.STREAM
 needs_proc_fd = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
-
-
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 def test_public_api() -> None:
@@ -391,19 +387,19 @@ async def test_no_fd_leak(child_watch: str) -> None:
         proc.stderr.close()
 
     await round_trip()  # warm up whatever the loop opens lazily
-    before = fd_count()
+    before = count_open_fds(None)
     for _ in range(5):
         await round_trip()
     await asyncio.sleep(0)
-    assert fd_count() == before
+    assert count_open_fds(None) == before
 
 
 @needs_proc_fd
 def test_failed_start_leaks_no_fd(io_loop: IOLoop) -> None:
-    before = fd_count()
+    before = count_open_fds(None)
     with pytest.raises(FileNotFoundError):
         Subprocess(["/nonexistent/program"], stdin=STREAM, stdout=STREAM, stderr=STREAM)
-    assert fd_count() == before
+    assert count_open_fds(None) == before
 
 
 async def test_tornado4_io_loop_argument(io_loop: IOLoop) -> None:

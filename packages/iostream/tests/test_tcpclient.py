@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import pytest
@@ -17,29 +16,8 @@ from squall.ioloop import IOLoop
 from squall.iostream import ConnectError, IOStream, SSLIOStream, TLSHandshakeError
 from squall.netutil import Resolver, ResolverError
 from squall.tcpclient import ConnectTimeoutError, TCPClient
-from squall.testing import ExpectLog
+from squall.testing import ExpectLog, count_open_fds, wait_until
 from squall.util import TimeoutError as SquallTimeoutError
-
-
-def fd_count() -> int:
-    count = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith(("socket:", "pipe:")):
-            count += 1
-    return count
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 class FixedResolver(Resolver):
@@ -201,7 +179,7 @@ async def test_every_address_failing_raises_the_last_error(refused_port: int) ->
 async def test_timeout(blackhole: int) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.sleep(0.05)
-    before = fd_count()
+    before = count_open_fds()
     resolver = FixedResolver(
         addresses=[(V4, ("127.0.0.1", blackhole)), (V6, (MAPPED, blackhole, 0, 0))]
     )
@@ -217,7 +195,7 @@ async def test_timeout(blackhole: int) -> None:
     with pytest.raises(ConnectTimeoutError, match="0.2 s"):
         await client.connect("slow.test", 8080, timeout=datetime.timedelta(seconds=0.2))
     # The abandoned attempts closed their sockets.
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 async def test_source_ip_and_port(server: socket.socket) -> None:

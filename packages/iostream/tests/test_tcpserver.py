@@ -11,7 +11,7 @@ import struct
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,29 +21,7 @@ from squall.ioloop import IOLoop
 from squall.iostream import IOStream, SSLIOStream, StreamClosedError, TLSHandshakeError
 from squall.netutil import bind_sockets
 from squall.tcpserver import TCPServer
-from squall.testing import ExpectLog
-
-
-def fd_count() -> int:
-    """Count socket and pipe descriptors (uvloop opens others on first use)."""
-    count = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith(("socket:", "pipe:")):
-            count += 1
-    return count
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+from squall.testing import ExpectLog, count_open_fds, wait_until
 
 
 class EchoServer(TCPServer):
@@ -141,7 +119,7 @@ async def test_echo_and_address(servers: list[TCPServer]) -> None:
     assert server.addresses[0][0] == "127.0.0.1"
     assert isinstance(server.streams[0], IOStream)
     client.close()
-    await eventually(server.streams[0].closed)
+    await wait_until(server.streams[0].closed)
 
 
 async def test_listen_and_stop(servers: list[TCPServer]) -> None:
@@ -168,11 +146,11 @@ async def test_listen_and_stop(servers: list[TCPServer]) -> None:
 
 async def test_stop_before_the_loop_ran(servers: list[TCPServer]) -> None:
     await asyncio.sleep(0.05)
-    before = fd_count()
+    before = count_open_fds()
     server = EchoServer()
     server.add_sockets(bind_sockets(0, "127.0.0.1"))
     server.stop()
-    await eventually(lambda: fd_count() <= before)
+    await wait_until(lambda: count_open_fds() <= before)
 
 
 async def test_add_socket_and_bind_start(servers: list[TCPServer]) -> None:
@@ -299,7 +277,7 @@ async def test_immediate_reset_does_not_disturb_others(servers: list[TCPServer])
     await roundtrip(good)
     await roundtrip(await connect(port))
     # The reset connections that reached handle_stream were closed.
-    await eventually(lambda: sum(not s.closed() for s in server.streams) == 2)
+    await wait_until(lambda: sum(not s.closed() for s in server.streams) == 2)
 
 
 async def test_max_buffer_size_and_read_chunk_size(servers: list[TCPServer]) -> None:
@@ -319,7 +297,7 @@ async def test_thousand_connections_leave_no_fd(servers: list[TCPServer]) -> Non
     port = listen(servers, server)
     await roundtrip(await connect(port))  # warm up
     await asyncio.sleep(0.05)
-    before = fd_count()
+    before = count_open_fds()
 
     async def one(i: int) -> None:
         stream = await connect(port)
@@ -328,7 +306,7 @@ async def test_thousand_connections_leave_no_fd(servers: list[TCPServer]) -> Non
 
     for batch in range(20):
         await asyncio.gather(*(one(batch * 50 + i) for i in range(50)))
-    await eventually(lambda: fd_count() <= before + 2)  # the warm-up's two ends may linger
+    await wait_until(lambda: count_open_fds() <= before + 2)  # the warm-up's two ends may linger
     assert len(server.streams) == 1001
 
 
@@ -406,7 +384,7 @@ def test_select_refuses_high_fd_connection_only(
         try:
             raw = socket.create_connection(("127.0.0.1", port), timeout=5)
             with ExpectLog("squall.general", ".*FD_SETSIZE", level=logging.INFO):
-                await eventually(lambda: not server.streams and _closed_by_peer(raw))
+                await wait_until(lambda: not server.streams and _closed_by_peer(raw))
             raw.close()
         finally:
             for fd in filler:

@@ -20,7 +20,7 @@ from squall.httputil import HTTPHeaders, HTTPServerRequest
 from squall.ioloop import IOLoop
 from squall.iostream import StreamClosedError
 from squall.netutil import bind_sockets
-from squall.testing import ExpectLog
+from squall.testing import ExpectLog, wait_until
 from squall.web import Application, FallbackHandler, RequestHandler, WebError
 from squall.wsgi import WSGIApplicationError, WSGIContainer
 
@@ -105,15 +105,6 @@ class Server:
     async def close(self) -> None:
         self.server.stop()
         await self.server.close_all_connections(2)
-
-
-async def eventually(predicate: Callable[[], bool]) -> bool:
-    """Wait (bounded) until ``predicate()``: close() runs just after the response ends."""
-    for _ in range(int(WAIT / 0.01)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 def serve_direct(app: Any, **kwargs: Any) -> Server:
@@ -483,7 +474,7 @@ async def test_streaming_response_is_sent_as_it_comes(serve: Callable[..., Serve
         body.gate.release()
         rest = await asyncio.wait_for(reader.read(), WAIT)
         assert rest == b"7\r\nchunk3;\r\n0\r\n\r\n"
-        assert await eventually(body.closed.is_set)
+        await wait_until(body.closed.is_set, timeout=WAIT)
         assert threading.get_ident() not in body.threads
     finally:
         writer.close()
@@ -505,7 +496,7 @@ async def test_close_called_on_client_disconnect(serve: Callable[..., Server]) -
     await asyncio.sleep(0.05)
     for _ in range(1000):
         body.gate.release()  # let the body go on until the server notices
-    assert await eventually(body.closed.is_set)
+    await wait_until(body.closed.is_set, timeout=WAIT)
     assert body.produced < 1000
     # The server is fine.
     assert (await s.fetch("/")).code == 200
@@ -527,7 +518,7 @@ async def test_endless_inline_body_stops_when_client_leaves(serve: Callable[...,
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     await asyncio.wait_for(reader.readexactly(100_000), WAIT)
     writer.transport.abort()
-    assert await eventually(closed.is_set)
+    await wait_until(closed.is_set, timeout=WAIT)
 
 
 class LossyConnection:
@@ -842,7 +833,7 @@ async def test_error_after_headers_closes_connection(serve: Callable[..., Server
     assert data.startswith(b"HTTP/1.1 200")
     assert b"first" in data
     assert not data.endswith(b"0\r\n\r\n")
-    assert await eventually(body_closed.is_set)
+    await wait_until(body_closed.is_set, timeout=WAIT)
 
 
 async def test_close_errors_are_logged(serve: Callable[..., Server]) -> None:
@@ -857,7 +848,7 @@ async def test_close_errors_are_logged(serve: Callable[..., Server]) -> None:
     s = serve(app)
     with ExpectLog("squall.application", "Exception closing the body") as logged:
         response = await s.fetch("/")
-        assert await eventually(lambda: logged.matched)
+        await wait_until(lambda: logged.matched, timeout=WAIT)
     assert response.body == b"fine"
 
 

@@ -9,7 +9,9 @@ unittest style (the names mirror ``tornado.testing``):
   server for ``get_app()`` and a client (they need the squall-http and
   squall-httpclient packages);
 * :class:`ExpectLog` -- expect, and hide, a log message;
-* :func:`bind_unused_port`, :func:`get_async_test_timeout`, :func:`main`.
+* :func:`bind_unused_port`, :func:`get_async_test_timeout`, :func:`main`;
+* :func:`count_open_fds` and :func:`wait_until`, for tests that show
+  descriptors are released and wait for effects a few loop passes away.
 
 pytest style: the plugin :mod:`squall.testing.plugin`, loaded automatically,
 provides the ``io_loop`` and ``unused_tcp_port`` fixtures and runs ``async
@@ -36,9 +38,11 @@ __all__ = [
     "AsyncTestCase",
     "ExpectLog",
     "bind_unused_port",
+    "count_open_fds",
     "gen_test",
     "get_async_test_timeout",
     "main",
+    "wait_until",
 ]
 
 _HOMES = {
@@ -47,14 +51,17 @@ _HOMES = {
     "AsyncTestCase": "_asynctest",
     "ExpectLog": "_logs",
     "bind_unused_port": "_ports",
+    "count_open_fds": "_leaks",
     "gen_test": "_asynctest",
     "get_async_test_timeout": "_runner",
     "main": "_main",
+    "wait_until": "_leaks",
 }
 
 if TYPE_CHECKING:
     from squall.testing._asynctest import AsyncTestCase, gen_test
     from squall.testing._http import AsyncHTTPSTestCase, AsyncHTTPTestCase
+    from squall.testing._leaks import count_open_fds, wait_until
     from squall.testing._logs import ExpectLog
     from squall.testing._main import main
     from squall.testing._ports import bind_unused_port
