@@ -981,6 +981,16 @@ def test_parse_body_content_encoding() -> None:
             HTTPHeaders({"Content-Encoding": "gzip"}),
         )
     assert info.value.status_code == 415
+    # Any mapping with get() is accepted as the headers; the message names
+    # the media type as given.
+    with pytest.raises(UnsupportedContentEncodingError, match="form-data body with .*br"):
+        parse_body_arguments(
+            "multipart/form-data; boundary=x",
+            b"",
+            args,
+            {},
+            {"Content-Encoding": "br"},  # type: ignore[arg-type]
+        )
     parse_body_arguments(
         "application/x-www-form-urlencoded",
         b"a=1",

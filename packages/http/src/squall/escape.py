@@ -259,13 +259,6 @@ def _percent_decode(data: bytes, plus: bool = False) -> bytes:
     return urllib.parse.unquote_to_bytes(data)
 
 
-def _decode_name(name: bytes) -> str:
-    try:
-        return name.decode("utf-8")
-    except UnicodeDecodeError:
-        return name.decode("latin-1")
-
-
 def parse_qs_bytes(
     qs: str | bytes, keep_blank_values: bool = False, strict_parsing: bool = False
 ) -> dict[str, list[bytes]]:
@@ -309,8 +302,16 @@ def parse_qs_bytes(
             raise ValueError(f"bad query field: {field!r}")
         if not raw_value and not keep_blank_values:
             continue
-        name = _decode_name(unquote(raw_name, True))
-        value = unquote(raw_value, True)
+        # (Most names and many values need no decoding: skip the calls.)
+        if b"%" in raw_name or b"+" in raw_name:
+            raw_name = unquote(raw_name, True)
+        try:
+            name = raw_name.decode("utf-8")
+        except UnicodeDecodeError:
+            name = raw_name.decode("latin-1")
+        if b"%" in raw_value or b"+" in raw_value:
+            raw_value = unquote(raw_value, True)
+        value = raw_value
         values = result.get(name)
         if values is None:
             result[name] = [value]

@@ -465,11 +465,12 @@ class HTTP1Connection(HTTPConnection):
                         self._disconnect_on_finish = True
                 if "Content-Length" in fields or "Transfer-Encoding" in fields:
                     kind, length = request_body_framing(req_line, headers)
-                    self._expect_continue = (
-                        kind != NO_BODY
-                        and req_line.version == "HTTP/1.1"
-                        and headers.get("Expect", "").lower() == "100-continue"
-                    )
+                    if "Expect" in fields:
+                        self._expect_continue = (
+                            kind != NO_BODY
+                            and req_line.version == "HTTP/1.1"
+                            and headers.get("Expect", "").lower() == "100-continue"
+                        )
                 else:
                     kind = length = NO_BODY
                 start_line = req_line

@@ -120,14 +120,19 @@ def parse_body_arguments(
 
     .. versionadded:: 0.1.0
     """
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type == "application/x-www-form-urlencoded":
-        kind = "urlencoded"
-    elif media_type == "multipart/form-data":
-        kind = "multipart"
+    if content_type == "application/x-www-form-urlencoded":
+        media_type, kind = content_type, "urlencoded"  # (as browsers send it)
     else:
-        return
-    if headers is not None:
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type == "application/x-www-form-urlencoded":
+            kind = "urlencoded"
+        elif media_type == "multipart/form-data":
+            kind = "multipart"
+        else:
+            return
+    # (HTTPHeaders keys are canonical names: look the field up directly.)
+    fields = getattr(headers, "_as_list", None)
+    if headers is not None and (fields is None or "Content-Encoding" in fields):
         encoding = headers.get("Content-Encoding")
         if encoding is not None and encoding.strip().lower() not in ("", "identity"):
             raise UnsupportedContentEncodingError(

@@ -204,8 +204,11 @@ class HTTPServerRequest:
         :raises HTTPInputError: (a subclass) for a malformed or oversized
             form body; a server answers with its ``status_code``.
         """
+        content_types = self.headers._as_list.get("Content-Type")
+        if not content_types:
+            return
         parse_body_arguments(
-            self.headers.get("Content-Type", ""),
+            content_types[0] if len(content_types) == 1 else ",".join(content_types),
             self.body,
             self.body_arguments,
             self.files,
