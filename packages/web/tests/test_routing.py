@@ -438,14 +438,15 @@ async def test_application_nested_and_other_targets(fake_client: Any) -> None:
         ]
     )
     client = fake_client(app)
-    assert (await client.fetch("/list/a")).text == "nested list:['a']:[]"
-    assert (await client.fetch("/router/x")).text == "router"
-    assert (await client.fetch("/inner/b")).text == "inner app:['b']:[]"
-    assert (await client.fetch("/callable", method="POST", body="q")).text == "callable:q"
-    assert (await client.fetch("/delegate")).text == "delegate"
-    assert (await client.fetch("/zed")).text == "named:[]:[('name', 'zed')]"
-    assert (await client.fetch("/list/a/b")).code == 404
-    assert (await client.fetch("/router/y")).code == 404
+    for _ in range(2):  # (the second round uses what the first cached per rule)
+        assert (await client.fetch("/list/a")).text == "nested list:['a']:[]"
+        assert (await client.fetch("/router/x")).text == "router"
+        assert (await client.fetch("/inner/b")).text == "inner app:['b']:[]"
+        assert (await client.fetch("/callable", method="POST", body="q")).text == "callable:q"
+        assert (await client.fetch("/delegate")).text == "delegate"
+        assert (await client.fetch("/zed")).text == "named:[]:[('name', 'zed')]"
+        assert (await client.fetch("/list/a/b")).code == 404
+        assert (await client.fetch("/router/y")).code == 404
 
 
 async def test_overridden_find_handler_is_used(fake_client: Any) -> None:

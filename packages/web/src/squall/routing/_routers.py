@@ -366,10 +366,13 @@ class _Plan:
     rules with real patterns. Otherwise every rule is tried in order.
     """
 
-    __slots__ = ("exact", "matchers", "patterns", "size")
+    __slots__ = ("exact", "matchers", "patterns", "size", "targets")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.size = len(rules)
+        # What the router's owner derives from a rule's target, by rule
+        # index, computed on first use (rebuilt with the plan).
+        self.targets: dict[int, Any] = {}
         self.matchers = [rule.matcher for rule in rules]
         self.exact: dict[str, tuple[int, dict[str, Any] | None]] | None = None
         self.patterns: list[tuple[int, PathMatches]] = []

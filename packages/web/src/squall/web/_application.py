@@ -220,6 +220,23 @@ class _HandlerDelegate(HTTPMessageDelegate):
         return None
 
 
+# Shared by the requests whose route has no groups (never modified).
+_NO_PATH_ARGS: dict[str, Any] = {}
+_NOT_A_HANDLER = ()
+
+
+def _handler_route(rule: Rule) -> tuple[Any, ...]:
+    """How to run ``rule``'s target: ``(handler class, its kwargs, matcher)``.
+
+    ``_NOT_A_HANDLER`` when the target is something else (a nested router,
+    a delegate), which the general path handles.
+    """
+    target = rule.target
+    if isinstance(target, type) and issubclass(target, RequestHandler):
+        return (target, rule.target_kwargs, rule.matcher)
+    return _NOT_A_HANDLER
+
+
 class _RequestDispatcher(_HandlerDelegate):
     """What :meth:`Application.start_request` returns: routes, then runs the handler.
 
@@ -270,17 +287,22 @@ class _RequestDispatcher(_HandlerDelegate):
                 self._route_to(handler_class, kwargs, None, None)
             else:
                 index, params = found
-                rule = router.rules[index]
-                target = rule.target
-                if not (isinstance(target, type) and issubclass(target, RequestHandler)):
+                route = plan.targets.get(index)
+                if route is None:
+                    route = plan.targets[index] = _handler_route(router.rules[index])
+                if route is _NOT_A_HANDLER:
                     return self._forward(application.find_handler(request), start_line, headers)
+                handler_class, self.handler_kwargs, matcher = route
                 if params is None:
-                    params = rule.matcher.match(request) or {}
-                self.handler_class = target
-                self.handler_kwargs = rule.target_kwargs
-                self.path_args = params.get("path_args") or ()
-                self.path_kwargs = params.get("path_kwargs") or {}
-                self.stream_request_body = target._stream_request_body
+                    params = matcher.match(request) or _NO_PATH_ARGS
+                self.handler_class = handler_class
+                if params:
+                    self.path_args = params.get("path_args") or ()
+                    self.path_kwargs = params.get("path_kwargs") or {}
+                else:
+                    self.path_args = ()
+                    self.path_kwargs = _NO_PATH_ARGS
+                self.stream_request_body = handler_class._stream_request_body
         else:
             delegate = application.find_handler(request)
             if isinstance(delegate, _HandlerDelegate):
