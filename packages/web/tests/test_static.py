@@ -15,81 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from squall.httpserver import HTTPServer
-from squall.httputil import HTTPHeaders
 from squall.ioloop import IOLoop
-from squall.netutil import bind_sockets
 from squall.testing import ExpectLog
 from squall.web import Application, HTTPError, RequestHandler, StaticFileHandler
 from squall.web._static import _UNSATISFIABLE, _parse_range
+from web_wire import Server, parse_response
 
 pytestmark = pytest.mark.network
 
 TEN_YEARS = 86400 * 365 * 10
 HELLO = b"Hello, static world!\n"
 BIG_SIZE = 3 * 1024 * 1024 + 12345  # not a multiple of the 64 KiB chunk
-
-
-# -- a minimal HTTP/1.1 client over raw sockets ----------------------------------
-
-
-class Response:
-    def __init__(self, code: int, reason: str, headers: HTTPHeaders, body: bytes) -> None:
-        self.code = code
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    def __repr__(self) -> str:
-        return f"<Response {self.code} {dict(self.headers)} {self.body[:60]!r}>"
-
-
-def _dechunk(data: bytes) -> bytes:
-    out: list[bytes] = []
-    while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(data[:size])
-        data = data[size + 2 :]
-
-
-def parse_response(data: bytes) -> Response:
-    head, sep, body = data.partition(b"\r\n\r\n")
-    assert sep, f"no complete head in {data[:200]!r}"
-    status_line, _, header_text = head.decode("latin-1").partition("\r\n")
-    _version, code, reason = status_line.split(" ", 2)
-    headers = HTTPHeaders.parse(header_text + "\r\n")
-    if headers.get("Transfer-Encoding") == "chunked":
-        body = _dechunk(body)
-    return Response(int(code), reason, headers, body)
-
-
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.server = HTTPServer(app)
-        socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
-        self.port: int = socks[0].getsockname()[1]
-        self.server.add_sockets(socks)
-
-    async def raw(self, data: bytes, timeout: float = 10.0) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            writer.write(data)
-            return await asyncio.wait_for(reader.read(), timeout)
-        finally:
-            writer.close()
-
-    async def fetch(self, path: str, method: str = "GET", **headers: str) -> Response:
-        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
-        lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-        data = await self.raw(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        return parse_response(data)
-
-    async def close(self) -> None:
-        self.server.stop()
-        await self.server.close_all_connections(2)
 
 
 # -- fixtures -----------------------------------------------------------------------

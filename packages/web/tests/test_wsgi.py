@@ -15,96 +15,19 @@ from typing import Any
 
 import pytest
 from squall.concurrent import dummy_executor
-from squall.httpserver import HTTPServer
 from squall.httputil import HTTPHeaders, HTTPServerRequest
 from squall.ioloop import IOLoop
 from squall.iostream import StreamClosedError
-from squall.netutil import bind_sockets
 from squall.testing import ExpectLog, wait_until
 from squall.web import Application, FallbackHandler, RequestHandler, WebError
 from squall.wsgi import WSGIApplicationError, WSGIContainer
+from web_wire import Server, parse_response
 
 pytestmark = pytest.mark.network
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], None]]
 WAIT = 10.0
-
-
-# -- a minimal HTTP/1.1 client over raw sockets ----------------------------------
-
-
-class Response:
-    def __init__(self, code: int, reason: str, headers: HTTPHeaders, body: bytes) -> None:
-        self.code = code
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def __repr__(self) -> str:
-        return f"<Response {self.code} {dict(self.headers)} {self.body[:80]!r}>"
-
-
-def _dechunk(data: bytes) -> bytes:
-    out: list[bytes] = []
-    while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return b"".join(out)
-        out.append(data[:size])
-        data = data[size + 2 :]
-
-
-def parse_response(data: bytes) -> Response:
-    head, sep, body = data.partition(b"\r\n\r\n")
-    assert sep, f"no complete head in {data[:200]!r}"
-    status_line, _, header_text = head.decode("latin-1").partition("\r\n")
-    _version, code, reason = status_line.split(" ", 2)
-    headers = HTTPHeaders.parse(header_text + "\r\n")
-    if headers.get("Transfer-Encoding") == "chunked":
-        body = _dechunk(body)
-    return Response(int(code), reason, headers, body)
-
-
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.server = HTTPServer(app)
-        socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
-        self.port: int = socks[0].getsockname()[1]
-        self.server.add_sockets(socks)
-
-    async def raw(self, data: bytes, timeout: float = WAIT) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            writer.write(data)
-            return await asyncio.wait_for(reader.read(), timeout)
-        finally:
-            writer.close()
-
-    async def fetch(
-        self,
-        path: str,
-        method: str = "GET",
-        body: bytes = b"",
-        version: str = "HTTP/1.1",
-        **headers: str,
-    ) -> Response:
-        lines = [f"{method} {path} {version}", "Connection: close"]
-        if "Host" not in headers:
-            lines.append("Host: 127.0.0.1")
-        if body:
-            lines.append(f"Content-Length: {len(body)}")
-        lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-        data = await self.raw(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        return parse_response(data)
-
-    async def close(self) -> None:
-        self.server.stop()
-        await self.server.close_all_connections(2)
 
 
 def serve_direct(app: Any, **kwargs: Any) -> Server:
