@@ -17,6 +17,7 @@ from squall.httpserver import HTTPServer
 from squall.httputil import HTTPHeaders, HTTPServerRequest, ResponseStartLine
 from squall.ioloop import IOLoop
 from squall.netutil import bind_sockets
+from squall.testing import wait_until
 
 OK = ResponseStartLine("HTTP/1.1", 200, "OK")
 BIG = 32 * 1024 * 1024  # more than loopback's socket buffers hold
@@ -107,16 +108,8 @@ async def test_idle_timeout_after_sync_and_after_async_requests(io_loop: IOLoop)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed while idle
         assert asyncio.get_running_loop().time() - started < 2
         writer.close()
-    assert server.server.connection_count == 0 or await _drained(server)
+    await wait_until(lambda: server.server.connection_count == 0, timeout=1)
     await server.stop()
-
-
-async def _drained(server: Server) -> bool:
-    for _ in range(100):
-        if server.server.connection_count == 0:
-            return True
-        await asyncio.sleep(0.01)
-    return False
 
 
 async def test_half_closed_client_still_gets_its_response(io_loop: IOLoop) -> None:
@@ -148,7 +141,7 @@ async def test_client_gone_during_async_response_closes_the_connection(io_loop: 
     writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     await writer.drain()
     writer.close()
-    assert await _drained(server)
+    await wait_until(lambda: server.server.connection_count == 0, timeout=1)
     # Others are served as before.
     reader, writer = await server.connect()
     writer.write(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -130,9 +130,7 @@ def parse_body_arguments(
             kind = "multipart"
         else:
             return
-    # (HTTPHeaders keys are canonical names: look the field up directly.)
-    fields = getattr(headers, "_as_list", None)
-    if headers is not None and (fields is None or "Content-Encoding" in fields):
+    if headers is not None and "Content-Encoding" in headers:
         encoding = headers.get("Content-Encoding")
         if encoding is not None and encoding.strip().lower() not in ("", "identity"):
             raise UnsupportedContentEncodingError(

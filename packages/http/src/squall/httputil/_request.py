@@ -155,14 +155,14 @@ class HTTPServerRequest:
         """
         args = self._arguments
         if args is None:
-            query = self.query_arguments
             # (Lists are copied: appending here must not change the others.)
-            if query:
-                args = {name: list(values) for name, values in query.items()}
-                for name, values in self.body_arguments.items():
-                    args.setdefault(name, []).extend(values)
-            else:
-                args = {name: list(values) for name, values in self.body_arguments.items()}
+            args = {name: list(values) for name, values in self.query_arguments.items()}
+            for name, values in self.body_arguments.items():
+                merged = args.get(name)
+                if merged is None:
+                    args[name] = list(values)
+                else:
+                    merged.extend(values)
             self._arguments = args
         return args
 
@@ -204,11 +204,11 @@ class HTTPServerRequest:
         :raises HTTPInputError: (a subclass) for a malformed or oversized
             form body; a server answers with its ``status_code``.
         """
-        content_types = self.headers._as_list.get("Content-Type")
-        if not content_types:
+        content_type = self.headers.get("Content-Type")
+        if content_type is None:
             return
         parse_body_arguments(
-            content_types[0] if len(content_types) == 1 else ",".join(content_types),
+            content_type,
             self.body,
             self.body_arguments,
             self.files,

@@ -220,8 +220,6 @@ class _HandlerDelegate(HTTPMessageDelegate):
         return None
 
 
-# Shared by the requests whose route has no groups (never modified).
-_NO_PATH_ARGS: dict[str, Any] = {}
 _NOT_A_HANDLER = ()
 
 
@@ -294,14 +292,10 @@ class _RequestDispatcher(_HandlerDelegate):
                     return self._forward(application.find_handler(request), start_line, headers)
                 handler_class, self.handler_kwargs, matcher = route
                 if params is None:
-                    params = matcher.match(request) or _NO_PATH_ARGS
+                    params = matcher.match(request) or {}
                 self.handler_class = handler_class
-                if params:
-                    self.path_args = params.get("path_args") or ()
-                    self.path_kwargs = params.get("path_kwargs") or {}
-                else:
-                    self.path_args = ()
-                    self.path_kwargs = _NO_PATH_ARGS
+                self.path_args = params.get("path_args") or ()
+                self.path_kwargs = params.get("path_kwargs") or {}
                 self.stream_request_body = handler_class._stream_request_body
         else:
             delegate = application.find_handler(request)
