@@ -13,6 +13,7 @@ import importlib
 import pickle
 import string
 import time
+import types
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -90,13 +91,26 @@ PUBLIC_API = {
 }
 
 
+def is_compiled(obj: object) -> bool:
+    """Whether ``obj`` comes from a module of the compiled build (mypyc).
+
+    Its functions, and a class's methods, are then built-in functions, and
+    mypyc keeps no class docstrings.
+    """
+    if isinstance(obj, type):
+        members = [v for v in vars(obj).values() if callable(v)]
+        return bool(members) and not any(isinstance(v, types.FunctionType) for v in members)
+    return callable(obj) and isinstance(obj, types.BuiltinFunctionType)
+
+
 def test_public_api_is_pinned() -> None:
     assert set(httputil.__all__) == PUBLIC_API
     for name in PUBLIC_API:
         assert hasattr(httputil, name), name
         obj = getattr(httputil, name)
         if callable(obj):
-            assert obj.__doc__ and "versionadded" in obj.__doc__, name
+            if not is_compiled(obj):
+                assert obj.__doc__ and "versionadded" in obj.__doc__, name
             if isinstance(obj, type):
                 assert obj.__module__ == "squall.httputil", name
 
@@ -111,6 +125,8 @@ def test_public_api_is_pinned() -> None:
     ],
 )
 def test_docstring_examples(module: str) -> None:
+    if module == "squall.httputil" and is_compiled(httputil.HTTPHeaders):
+        pytest.skip("the compiled build keeps no class docstrings (mypyc)")
     results = doctest.testmod(importlib.import_module(module))
     assert results.attempted > 0
     assert results.failed == 0
@@ -989,7 +1005,7 @@ def test_parse_body_content_encoding() -> None:
             b"",
             args,
             {},
-            {"Content-Encoding": "br"},  # type: ignore[arg-type]
+            {"Content-Encoding": "br"},
         )
     parse_body_arguments(
         "application/x-www-form-urlencoded",

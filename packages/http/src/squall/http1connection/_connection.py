@@ -781,8 +781,10 @@ class HTTP1Connection(HTTPConnection):
                     fields["Connection"] = ["Keep-Alive"]
             if "Date" not in fields:
                 fields["Date"] = [_date_cache.get()]
-            first = _STATUS_LINES.get(start_line)  # type: ignore[assignment]
-            if first is None:
+            cached = _STATUS_LINES.get(start_line)
+            if cached is not None:
+                first = cached
+            else:
                 first = f"HTTP/1.1 {code} {start_line.reason}"
                 if len(_STATUS_LINES) < 64:
                     _STATUS_LINES[start_line] = first
@@ -1289,6 +1291,8 @@ class HTTP1ServerConnection:
         context = self.context
         reader = self._reader
         loop_time = asyncio.get_running_loop().time
+        conn: HTTP1Connection | None = None
+        request_delegate: HTTPMessageDelegate | None = None
         try:
             while not self._closing:
                 if resume is None:
@@ -1316,6 +1320,7 @@ class HTTP1ServerConnection:
                         pending, resume = resume, None
                         keep_going = await pending
                     else:
+                        assert conn is not None
                         request_delegate = delegate.start_request(self, conn)
                         if params.decompress:
                             keep_going = await conn.read_response(request_delegate)
@@ -1332,7 +1337,7 @@ class HTTP1ServerConnection:
                 # Drop the finished exchange (and the handler, request and
                 # headers it references) before waiting for the next one.
                 self._current = None
-                conn = request_delegate = None  # type: ignore[assignment]
+                conn = request_delegate = None
         finally:
             if self._task is not None or not self._direct:
                 self._task = None

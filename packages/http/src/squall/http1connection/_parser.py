@@ -22,10 +22,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from squall.http1connection._errors import (
+    BadFramingError,
+    BodyTooLargeError,
+    HeadTooLargeError,
+    InvalidHostError,
+    MethodNotImplementedError,
+    RequestLineTooLongError,
+    UnsupportedTransferCodingError,
+)
 from squall.httputil import (
     HTTPHeaders,
-    HTTPInputError,
-    LimitExceededError,
     MalformedHeaderError,
     MalformedStartLineError,
     RequestStartLine,
@@ -69,69 +76,6 @@ KNOWN_METHODS: Final = frozenset(
 # Characters never allowed in a request target (RFC 9112 3.2: no whitespace
 # or controls).  Checked with str.translate-free "any" over a small set.
 _TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
-
-
-class BadFramingError(HTTPInputError):
-    """The peer's message length cannot be determined unambiguously (400).
-
-    Both Content-Length and Transfer-Encoding, differing or malformed
-    Content-Length values, a Transfer-Encoding not ending in ``chunked``, or a
-    malformed chunk.  The connection must be closed after this error.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class UnsupportedTransferCodingError(HTTPInputError):
-    """The peer used a transfer coding other than ``chunked`` (501).
-
-    .. versionadded:: 0.1.0
-    """
-
-    status_code = 501
-
-
-class MethodNotImplementedError(HTTPInputError):
-    """The request method is a valid token this server does not implement (501).
-
-    .. versionadded:: 0.1.0
-    """
-
-    status_code = 501
-
-
-class InvalidHostError(HTTPInputError):
-    """An HTTP/1.1 request lacks exactly one valid Host header (400).
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class RequestLineTooLongError(LimitExceededError):
-    """The request line is longer than allowed (414).
-
-    .. versionadded:: 0.1.0
-    """
-
-    status_code = 414
-
-
-class HeadTooLargeError(LimitExceededError):
-    """The header block is too large or has too many fields (431).
-
-    .. versionadded:: 0.1.0
-    """
-
-    status_code = 431
-
-
-class BodyTooLargeError(LimitExceededError):
-    """The body is larger than ``max_body_size`` (413).
-
-    .. versionadded:: 0.1.0
-    """
-
-    status_code = 413
 
 
 def _check_line_endings(head: bytes) -> None:
@@ -433,7 +377,10 @@ class ChunkedDecoder:
         "trailers",
     )
 
-    _SIZE, _DATA, _DATA_CRLF, _TRAILER = range(4)
+    _SIZE = 0
+    _DATA = 1
+    _DATA_CRLF = 2
+    _TRAILER = 3
 
     def __init__(self, max_line: int = 4096, max_trailer_size: int = 16384) -> None:
         self._state = self._SIZE

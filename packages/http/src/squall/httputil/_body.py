@@ -11,6 +11,8 @@ header block is searched for only within its cap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import squall.httputil as _settings
 from squall.escape import parse_qs_bytes
 from squall.httputil._errors import (
@@ -84,7 +86,7 @@ def parse_body_arguments(
     body: bytes,
     arguments: dict[str, list[bytes]],
     files: dict[str, list[HTTPFile]],
-    headers: HTTPHeaders | None = None,
+    headers: Mapping[str, str] | None = None,
     *,
     max_arguments: int | None = None,
     max_parts: int | None = None,
@@ -102,7 +104,8 @@ def parse_body_arguments(
     :param body: the request body.
     :param arguments: dict receiving ``name -> [value, ...]``.
     :param files: dict receiving ``name -> [HTTPFile, ...]``.
-    :param headers: the request headers; a ``Content-Encoding`` other than
+    :param headers: the request headers (an :class:`HTTPHeaders` or any
+        mapping); a ``Content-Encoding`` other than
         ``identity`` means the body was not decoded and cannot be parsed.
     :param max_arguments: the most ``&``-separated fields (empty ones
         included) an urlencoded body may have; default
