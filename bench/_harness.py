@@ -72,8 +72,13 @@ KIND_NAMES = {
     "squall-http": "Squall HTTPServer",
     "tornado-web": "Tornado",
     "squall-web": "Squall",
+    "squall-web-compiled": "Squall compiled",
     "aiohttp-web": "aiohttp",
 }
+
+#: Where bench/setup_env.sh installs the compiled build of squall-http
+#: (``SQUALL_COMPILE=1``), put first on the path of the ``*-compiled`` kinds.
+COMPILED_DIR = Path(__file__).resolve().parent.parent / ".venv-bench" / "squall-compiled"
 
 
 class BenchError(Exception):
@@ -197,6 +202,10 @@ class ServerSpec:
         # Explicit too: with httptools installed, the default would be it.
         env["SQUALL_HTTP_PARSER"] = "httptools" if self.httptools else "pure"
         env["PYTHONUNBUFFERED"] = "1"
+        if self.kind.endswith("-compiled"):
+            if not COMPILED_DIR.is_dir():
+                raise BenchError(f"{COMPILED_DIR} is missing: run bench/setup_env.sh")
+            env["PYTHONPATH"] = str(COMPILED_DIR)
         env.pop("PYTHONDEVMODE", None)
         env.pop("PYTHONASYNCIODEBUG", None)
         return env
@@ -297,6 +306,8 @@ def start_server(
             )
         _, port_text, info_text = line.split(" ", 2)
         server = RunningServer(spec, proc, int(port_text), json.loads(info_text), stderr_path)
+        if spec.kind.endswith("-compiled") and not server.info.get("compiled"):
+            raise BenchError(f"{spec.label} did not load the compiled build from {COMPILED_DIR}")
         wait_port(server.port)
         yield server
     finally:

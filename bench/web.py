@@ -50,10 +50,12 @@ CONFIGS = [
     ServerSpec("aiohttp-web"),
     ServerSpec("squall-web"),
     ServerSpec("squall-web", httptools=True),
+    ServerSpec("squall-web-compiled"),
     ServerSpec("tornado-web", uvloop=True),
     ServerSpec("aiohttp-web", uvloop=True),
     ServerSpec("squall-web", uvloop=True),
     ServerSpec("squall-web", uvloop=True, httptools=True),
+    ServerSpec("squall-web-compiled", uvloop=True, httptools=True),
 ]
 CEILINGS = [ServerSpec("bare"), ServerSpec("bare", uvloop=True)]
 
@@ -100,6 +102,29 @@ GOALS: list[tuple[str, tuple[str, bool, bool], tuple[str, bool, bool], list[str]
     (
         "Squall (uvloop + httptools) ÷ aiohttp (uvloop)",
         ("squall-web", True, True),
+        ("aiohttp-web", True, False),
+        ["hello"],
+        1.3,
+    ),
+    # The same targets, met by the compiled build of squall-http (mypyc,
+    # SQUALL_COMPILE=1): reported apart, since it is compiled code.
+    (
+        "Squall compiled ÷ Tornado, asyncio loop, Squall's parser",
+        ("squall-web-compiled", False, False),
+        ("tornado-web", False, False),
+        APPS,
+        5.0,
+    ),
+    (
+        "Squall compiled ÷ aiohttp, asyncio loop, Squall's parser",
+        ("squall-web-compiled", False, False),
+        ("aiohttp-web", False, False),
+        ["hello"],
+        1.2,
+    ),
+    (
+        "Squall compiled (uvloop + httptools) ÷ aiohttp (uvloop)",
+        ("squall-web-compiled", True, True),
         ("aiohttp-web", True, False),
         ["hello"],
         1.3,
@@ -167,6 +192,21 @@ RATIO_PAIRS = [
     (
         "Squall + httptools ÷ aiohttp (uvloop)",
         ("squall-web", True, True),
+        ("aiohttp-web", True, False),
+    ),
+    (
+        "Squall compiled ÷ Tornado (asyncio)",
+        ("squall-web-compiled", False, False),
+        ("tornado-web", False, False),
+    ),
+    (
+        "Squall compiled ÷ aiohttp (asyncio)",
+        ("squall-web-compiled", False, False),
+        ("aiohttp-web", False, False),
+    ),
+    (
+        "Squall compiled + httptools ÷ aiohttp (uvloop)",
+        ("squall-web-compiled", True, True),
         ("aiohttp-web", True, False),
     ),
     ("Squall ÷ bare Protocol (asyncio)", ("squall-web", False, False), ("bare", False, False)),

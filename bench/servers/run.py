@@ -17,6 +17,8 @@ KINDS = {
     "squall-http": "squall_http",
     "tornado-web": "tornado_web",
     "squall-web": "squall_web",
+    # The same server on the compiled build (the harness sets PYTHONPATH).
+    "squall-web-compiled": "squall_web",
     "aiohttp-web": "aiohttp_web",
 }
 

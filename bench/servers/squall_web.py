@@ -17,6 +17,7 @@ from __future__ import annotations
 from _common import listening_socket, parse_args, ready, user_record
 from squall import web
 from squall.http1connection import HTTP1ConnectionParameters
+from squall.http1connection import _connection as _connection_module
 from squall.httpserver import HTTPServer
 from squall.ioloop import IOLoop
 
@@ -62,6 +63,8 @@ def main() -> None:
         app=args.app,
         poller=io_loop.poller,
         parser=HTTP1ConnectionParameters().parser,
+        # True on the compiled build (SQUALL_COMPILE=1, see bench/setup_env.sh).
+        compiled=not _connection_module.__file__.endswith(".py"),
     )
     try:
         io_loop.start()
