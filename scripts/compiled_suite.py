@@ -44,7 +44,7 @@ def main() -> int:
             *pip,
             str(PACKAGES / "ioloop"),
             str(PACKAGES / "iostream"),
-            f"{PACKAGES / 'http'}[test]",
+            f"{PACKAGES / 'http'}[test,speedups]",
             f"{PACKAGES / 'web'}[test]",
             f"{PACKAGES / 'httpclient'}[test]",
         ],
