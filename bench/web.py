@@ -9,10 +9,10 @@ Squall one is the Tornado one with the imports renamed):
     ``get_argument`` (aiohttp: ``await request.post()``).
 
 Each runs on asyncio's default loop and on uvloop (Squall also with the
-httptools parser, and on the compiled build of squall-http), under wrk ``-t1 -c64`` keep-alive; a bare asyncio
-Protocol gives the ceiling for (a).  Server on core 0, wrk on core 1: see
-``_harness.py`` for the method.  Outputs ``bench/results/web.json`` and
-``docs/_generated/web_table.rst``.
+httptools parser, and on the compiled build of squall-http), under wrk
+``-t1 -c64`` keep-alive; a bare asyncio Protocol gives the ceiling for (a).
+Server on core 0, wrk on core 1: see ``_harness.py`` for the method.
+Outputs ``bench/results/web.json`` and ``docs/_generated/web_table.rst``.
 
 Usage (from the bench virtualenv, see bench/README.md)::
 

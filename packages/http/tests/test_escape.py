@@ -50,8 +50,11 @@ PUBLIC_API = {
 
 def test_public_api_is_pinned() -> None:
     assert set(escape.__all__) == PUBLIC_API
+    compiled = not escape.__file__.endswith(".py")  # the compiled build (mypyc)
     for name in PUBLIC_API:
         obj = getattr(escape, name)
+        if compiled and obj.__doc__ is None:
+            continue  # (mypyc keeps most docstrings, not every one)
         assert obj.__doc__ and "versionadded" in obj.__doc__, name
 
 
