@@ -77,8 +77,9 @@ KIND_NAMES = {
 }
 
 #: Where bench/setup_env.sh installs the compiled build of squall-http
-#: (``SQUALL_COMPILE=1``), put first on the path of the ``*-compiled`` kinds.
-COMPILED_DIR = Path(__file__).resolve().parent.parent / ".venv-bench" / "squall-compiled"
+#: (``SQUALL_COMPILE=1``) in the benchmark virtualenv running this harness,
+#: put first on the path of the ``*-compiled`` kinds.
+COMPILED_DIR = Path(sys.prefix) / "squall-compiled"
 
 
 class BenchError(Exception):

@@ -125,8 +125,6 @@ def test_public_api_is_pinned() -> None:
     ],
 )
 def test_docstring_examples(module: str) -> None:
-    if module == "squall.httputil" and is_compiled(httputil.HTTPHeaders):
-        pytest.skip("the compiled build keeps no class docstrings (mypyc)")
     results = doctest.testmod(importlib.import_module(module))
     assert results.attempted > 0
     assert results.failed == 0
