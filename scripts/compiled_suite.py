@@ -17,7 +17,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _bootstrap import ROOT
+
 PACKAGES = ROOT / "packages"
 
 

@@ -24,6 +24,7 @@ from squall.httputil import (
     RequestStartLine,
     ResponseStartLine,
 )
+from web_wire import Response
 
 TIMEOUT = 10.0
 
@@ -197,21 +198,6 @@ def fake_connection() -> type[FakeConnection]:
 # -- real sockets -----------------------------------------------------------------
 
 
-class RawResponse:
-    def __init__(self, code: int, reason: str, headers: HTTPHeaders, body: bytes) -> None:
-        self.code = code
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-    def __repr__(self) -> str:
-        return f"<RawResponse {self.code} {self.reason} {self.body[:60]!r}>"
-
-
 class RawClient:
     """A minimal HTTP/1.1 client over one keep-alive connection."""
 
@@ -230,7 +216,7 @@ class RawClient:
         headers: dict[str, str] | None = None,
         body: bytes | str = b"",
         timeout: float = TIMEOUT,
-    ) -> RawResponse:
+    ) -> Response:
         if isinstance(body, str):
             body = body.encode()
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
@@ -241,10 +227,10 @@ class RawClient:
         await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         return await self.read_response(head_only=method == "HEAD", timeout=timeout)
 
-    async def read_response(self, head_only: bool = False, timeout: float = TIMEOUT) -> RawResponse:
+    async def read_response(self, head_only: bool = False, timeout: float = TIMEOUT) -> Response:
         return await asyncio.wait_for(self._read_response(head_only), timeout)
 
-    async def _read_response(self, head_only: bool) -> RawResponse:
+    async def _read_response(self, head_only: bool) -> Response:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status, _, rest = head.decode("latin-1").partition("\r\n")
         _, code, reason = status.split(" ", 2)
@@ -266,7 +252,7 @@ class RawClient:
             body = b"".join(parts)
         else:
             body = await self.reader.read()
-        return RawResponse(int(code), reason, headers, body)
+        return Response(int(code), reason, headers, body)
 
     async def at_eof(self, timeout: float = TIMEOUT) -> bool:
         data = await asyncio.wait_for(self.reader.read(1), timeout)

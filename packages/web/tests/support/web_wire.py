@@ -29,6 +29,10 @@ class Response:
         self.headers = headers
         self.body = body
 
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
     def json(self) -> Any:
         return json.loads(self.body)
 
