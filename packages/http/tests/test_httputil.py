@@ -1452,6 +1452,19 @@ def test_request_parse_body_after_arguments_access() -> None:
     assert request.query_arguments == {"a": [b"q"]}
 
 
+def test_request_arguments_without_query_copy_the_body_lists() -> None:
+    request = HTTPServerRequest(
+        "POST",
+        "/",
+        headers=HTTPHeaders({"Content-Type": "application/x-www-form-urlencoded"}),
+        body=b"a=1&a=2&b=",
+    )
+    request._parse_body()
+    assert request.arguments == {"a": [b"1", b"2"], "b": [b""]}
+    request.arguments["a"].append(b"3")
+    assert request.body_arguments["a"] == [b"1", b"2"]
+
+
 def test_request_parse_body_multipart_and_errors() -> None:
     body = multipart(field("a", b"1"), upload("f", "x.txt", b"X", b"text/plain"))
     request = HTTPServerRequest(
