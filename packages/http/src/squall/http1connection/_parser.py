@@ -76,6 +76,9 @@ KNOWN_METHODS: Final = frozenset(
 # Characters never allowed in a request target (RFC 9112 3.2: no whitespace
 # or controls).  Checked with str.translate-free "any" over a small set.
 _TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
+# The control characters a request head may not hold anywhere (CR and LF
+# only in line endings, checked apart; HTAB only inside field values).
+_HEAD_CONTROLS = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
 
 
 def _check_line_endings(head: bytes) -> None:
@@ -114,7 +117,10 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
             raise MalformedStartLineError(f"invalid request method {method[:40]!r}")
         if method not in extra_methods:
             raise MethodNotImplementedError(f"method {method} is not implemented")
-    if not target or _TARGET_FORBIDDEN_RE.search(target) is not None:
+    # (No space: the line was split on them.  str.isprintable is false for
+    # every other forbidden character, and cheaper than the search; it is
+    # also false for some Latin-1 characters, which the search allows.)
+    if not target or (not target.isprintable() and _TARGET_FORBIDDEN_RE.search(target) is not None):
         raise MalformedStartLineError(f"invalid request target {target[:80]!r}")
     if target[0] != "/":
         if target == "*":
@@ -166,7 +172,13 @@ def parse_request_head(
             raise HeadTooLargeError(
                 "too many header fields", max_fields, "HTTP1ConnectionParameters.max_header_fields"
             )
-        headers = HTTPHeaders.parse(fields)
+        if len(head.translate(None, _HEAD_CONTROLS)) == len(head):
+            # No control characters (one pass over the octets) and, as
+            # counted above, CR and LF only in pairs: only the structure of
+            # the fields is left to check.
+            headers = HTTPHeaders._from_lines(fields.split("\r\n"))
+        else:
+            headers = HTTPHeaders.parse(fields)  # (finds and names the fault)
     else:
         headers = HTTPHeaders()
     if start_line.version == "HTTP/1.1":

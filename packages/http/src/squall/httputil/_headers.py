@@ -312,6 +312,17 @@ class HTTPHeaders(MutableMapping[str, str]):
         breaks = len(lines) - 1
         if headers.count("\n") != breaks or headers.count("\r") != breaks:
             lines = _split_lines(headers)  # bare LFs, or bare CRs to refuse
+        return cls._from_lines(lines, allow_obs_fold)
+
+    @classmethod
+    def _from_lines(cls, lines: list[str], allow_obs_fold: bool = False) -> Self:
+        """Build headers from lines already checked for forbidden characters.
+
+        The lines hold no CR, LF or control character other than HTAB (the
+        caller made sure); what is left to check is their structure.
+
+        :raises MalformedHeaderError: for a line that is not a valid field.
+        """
         if cls is HTTPHeaders:
             self = cls.__new__(cls)  # (skips __init__'s argument handling)
             self._as_list = {}
