@@ -76,9 +76,9 @@ KNOWN_METHODS: Final = frozenset(
 # Characters never allowed in a request target (RFC 9112 3.2: no whitespace
 # or controls).  Checked with str.translate-free "any" over a small set.
 _TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
-# The control characters a request head may not hold anywhere (CR and LF
-# only in line endings, checked apart; HTAB only inside field values).
-_HEAD_CONTROLS = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20)) + b"\x7f"
+# The control characters of a request head: all but HTAB (allowed inside
+# field values), with CR and LF (allowed only as CRLF line endings).
+_HEAD_CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 
 
 def _check_line_endings(head: bytes) -> None:
@@ -160,8 +160,11 @@ def parse_request_head(
         server should answer (400, 414 is the caller's, 431, 501, 505).
     """
     crlf = head.count(b"\r\n")
-    if head.count(b"\n") != crlf or head.count(b"\r") != crlf:
-        _check_line_endings(head)
+    # One pass over the octets: when the only control characters are the
+    # CRLF pairs, there is no bare CR or LF and nothing else to refuse.
+    clean = len(head) - len(head.translate(None, _HEAD_CONTROLS)) == 2 * crlf
+    if not clean:
+        _check_line_endings(head)  # (a bare CR or LF is reported first)
     text = head.decode("latin-1")
     if text[:2] == "\r\n":
         text = text.lstrip("\r\n")
@@ -172,10 +175,8 @@ def parse_request_head(
             raise HeadTooLargeError(
                 "too many header fields", max_fields, "HTTP1ConnectionParameters.max_header_fields"
             )
-        if len(head.translate(None, _HEAD_CONTROLS)) == len(head):
-            # No control characters (one pass over the octets) and, as
-            # counted above, CR and LF only in pairs: only the structure of
-            # the fields is left to check.
+        if clean:
+            # Only the structure of the fields is left to check.
             headers = HTTPHeaders._from_lines(fields.split("\r\n"))
         else:
             headers = HTTPHeaders.parse(fields)  # (finds and names the fault)
