@@ -74,7 +74,7 @@ KNOWN_METHODS: Final = frozenset(
 )
 
 # Characters never allowed in a request target (RFC 9112 3.2: no whitespace
-# or controls).  Checked with str.translate-free "any" over a small set.
+# or controls); searched for only when str.isprintable says there may be one.
 _TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
 # The control characters of a request head: all but HTAB (allowed inside
 # field values), with CR and LF (allowed only as CRLF line endings).
