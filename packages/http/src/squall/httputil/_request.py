@@ -156,18 +156,13 @@ class HTTPServerRequest:
         args = self._arguments
         if args is None:
             # (Lists are copied: appending here must not change the others.)
-            query = self.query_arguments
-            body = self.body_arguments
-            if not query:
-                args = {name: list(values) for name, values in body.items()}
-            else:
-                args = {name: list(values) for name, values in query.items()}
-                for name, values in body.items():
-                    merged = args.get(name)
-                    if merged is None:
-                        args[name] = list(values)
-                    else:
-                        merged.extend(values)
+            args = {name: list(values) for name, values in self.query_arguments.items()}
+            for name, values in self.body_arguments.items():
+                merged = args.get(name)
+                if merged is None:
+                    args[name] = list(values)
+                else:
+                    merged.extend(values)
             self._arguments = args
         return args
 

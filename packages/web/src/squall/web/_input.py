@@ -56,13 +56,7 @@ class _InputHandler(_OutputHandler):
 
         .. versionadded:: 0.1.0
         """
-        # (_get_argument inlined: the most used accessor.)
-        values = self.request.arguments.get(name)
-        if not values:
-            if default is _ARG_DEFAULT:
-                raise MissingArgumentError(name)
-            return default
-        return self._clean(name, values[-1], strip)
+        return self._get_argument(name, default, self.request.arguments, strip)
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
         """Return every value of argument ``name`` (query then body); maybe empty.
