@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import json
 import time
@@ -346,6 +347,32 @@ def test_json_encode_errors_match_json_dumps() -> None:
     # A failed call leaves nothing behind for the next one.
     assert json_encode({"a": [1, 2]}) == '{"a": [1, 2]}'
     assert json_encode({1: 2.5, "nan": float("nan")}) == '{"1": 2.5, "nan": NaN}'
+
+
+def test_json_encode_cycles_and_deep_values_fail_like_json_dumps() -> None:
+    # The shared encoder keeps no cycle markers: a cycle anywhere in the
+    # value still ends in dumps' ValueError, not a RecursionError.
+    record: dict[str, Any] = {"id": 1}
+    record["friends"] = [{"self": record}]
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_encode(record)
+    deep: list[Any] = []
+    innermost = deep
+    for _ in range(100_000):
+        innermost.append([])
+        innermost = innermost[0]
+    with pytest.raises(RecursionError):
+        json_encode(deep)
+    assert json_encode({"after": "failures"}) == '{"after": "failures"}'
+
+
+def test_json_encode_from_many_threads() -> None:
+    # One encoder serves every thread: concurrent calls do not mix output.
+    values = [{"n": n, "items": list(range(n % 50)), "name": f"t{n}"} for n in range(400)]
+    expected = [json.dumps(value) for value in values]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(json_encode, values)) == expected
 
 
 def test_json_decode() -> None:
