@@ -195,10 +195,15 @@ def test_earlier_pattern_beats_later_literal() -> None:
     )
     plan = router._get_plan()
     assert plan.exact is not None
-    assert plan.exact["/items/special"] == (0, None)
-    assert plan.exact["/other"][0] == 3
+    # The literal is answered by the earlier pattern rule, matched again.
+    assert plan.exact["/items/special"] == (0, router.rules[0].matcher)
+    assert plan.exact["/other"] == (3, None)
     assert plan.first_match(request("/items/special"), 0) == (0, None)
     assert plan.first_match(request("/items/x"), 0) == (0, {"path_args": [b"x"], "path_kwargs": {}})
+    index, match = plan.match_path("/items/special")
+    assert index == 0 and match is not None and match.groups() == ("special",)
+    assert plan.match_path("/other") == (3, None)
+    assert plan.match_path("/nowhere") is None
 
 
 def test_plan_agrees_with_linear_scan() -> None:
@@ -230,6 +235,21 @@ def test_plan_agrees_with_linear_scan() -> None:
             found = plan.first_match(request(path), 0)
             index = None if found is None else found[0]
             assert index == naive_first(router.rules, path), (chosen, path)
+            if "\n" in path:
+                continue  # (match_path is not asked about these)
+            direct = plan.match_path(path)
+            assert (None if direct is None else direct[0]) == index, (chosen, path)
+            if direct is not None:
+                # The match, when given, is the one the rule's matcher makes.
+                matcher = router.rules[direct[0]].matcher
+                expected = matcher.match(request(path))
+                match = direct[1]
+                assert match is not None or expected == {}, (chosen, path)
+                if match is not None:
+                    assert matcher._path_params(match, False) == (
+                        expected["path_args"] if expected else (),
+                        expected["path_kwargs"] if expected else {},
+                    ), (chosen, path)
 
 
 def test_plan_notices_direct_changes_to_rules() -> None:

@@ -736,6 +736,50 @@ async def test_decode_argument_override(fake_client: Any) -> None:
     assert response.body == "caf\u00e9|\u00e9".encode()
 
 
+async def test_path_arguments_reach_decode_argument_as_bytes(fake_client: Any) -> None:
+    # Tornado's contract: an overridden decode_argument gets the raw bytes
+    # of every path group, escaped or not (only the default one is skipped).
+    seen: list[Any] = []
+
+    class Recording(web.RequestHandler):
+        def decode_argument(self, value: bytes, name: str | None = None) -> Any:
+            seen.append(value)
+            return super().decode_argument(value, name)
+
+        def get(self, *args: str, **kwargs: str) -> None:
+            self.write({"args": list(args), "kwargs": kwargs})
+
+    app = web.Application(
+        [
+            (r"/pos/(\w+)/([^/]+)/(\d+)?", Recording),
+            (r"/named/(?P<first>[^/]+)/(?P<second>[^/]+)", Recording),
+        ]
+    )
+    client = fake_client(app)
+    data = json.loads((await client.fetch("/pos/plain/caf%C3%A9/")).body)
+    assert data["args"] == ["plain", "caf\u00e9", None]
+    assert seen == [b"plain", "caf\u00e9".encode(), None]
+    seen.clear()
+    data = json.loads((await client.fetch("/named/plain/a%2Fb")).body)
+    assert data["kwargs"] == {"first": "plain", "second": "a/b"}
+    assert seen == [b"plain", b"a/b"]
+
+
+async def test_path_arguments_with_and_without_escapes(fake_client: Any) -> None:
+    client = fake_client(args_app())
+    data = json.loads((await client.fetch("/named/plain/caf%C3%A9")).body)
+    assert data["kwargs"] == {"first": "plain", "second": "caf\u00e9"}
+    data = json.loads((await client.fetch("/any/x%41")).body)
+    assert data["args"] == ["xA"]
+    data = json.loads((await client.fetch("/pos/abc/")).body)
+    assert data["args"] == ["abc", None]
+    # "+" is a plus in a path, and a non-ASCII group without escapes stays itself.
+    data = json.loads((await client.fetch("/any/a+b")).body)
+    assert data["args"] == ["a+b"]
+    with ExpectLog("squall.general", r"400 GET .*Invalid unicode in second"):
+        assert (await client.fetch("/named/ok/%C3")).code == 400
+
+
 async def test_body_arguments(fake_client: Any) -> None:
     response = await fake_client(args_app()).fetch(
         "/?a=q",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from squall.escape import url_escape, url_unescape, utf8
@@ -322,6 +323,32 @@ class PathMatches(Matcher):
             "path_args": [_unquote_or_none(value) for value in match.groups()],
             "path_kwargs": {},
         }
+
+    def _path_params(
+        self, match: re.Match[str] | None, text: bool
+    ) -> tuple[Sequence[str | bytes | None], dict[str, str | bytes | None]]:
+        """``(path_args, path_kwargs)`` from a match of this pattern (``None``: a literal).
+
+        The values are what :meth:`match` returns (percent-decoded bytes),
+        except, with ``text``, a group without a ``%`` escape: it stays the
+        matched text, which is what decoding its UTF-8 bytes again gives.
+        For a handler whose ``decode_argument`` is the default one.
+        """
+        if match is None or not self._group_count:
+            return (), {}
+        if self._named:
+            return [], {
+                str(key): value
+                if text and (value is None or "%" not in value)
+                else _unquote_or_none(value)
+                for key, value in match.groupdict().items()
+            }
+        if text:
+            return [
+                value if value is None or "%" not in value else _unquote_or_none(value)
+                for value in match.groups()
+            ], {}
+        return [_unquote_or_none(value) for value in match.groups()], {}
 
     def reverse(self, *args: Any) -> str | None:
         """Return the path for ``args``, one per group, percent-encoded.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, cast
@@ -374,11 +375,13 @@ class _Plan:
         # index, computed on first use (rebuilt with the plan).
         self.targets: dict[int, Any] = {}
         self.matchers = [rule.matcher for rule in rules]
-        self.exact: dict[str, tuple[int, dict[str, Any] | None]] | None = None
+        # Literal path -> (index of its rule, None), or (index, matcher) when
+        # an earlier pattern rule matches the literal first.
+        self.exact: dict[str, tuple[int, PathMatches | None]] | None = None
         self.patterns: list[tuple[int, PathMatches]] = []
         if not all(type(m) is PathMatches for m in self.matchers):
             return
-        exact: dict[str, tuple[int, dict[str, Any] | None]] = {}
+        exact: dict[str, tuple[int, PathMatches | None]] = {}
         patterns: list[tuple[int, PathMatches]] = []
         for index, any_matcher in enumerate(self.matchers):
             matcher = cast(PathMatches, any_matcher)  # checked just above
@@ -391,10 +394,10 @@ class _Plan:
             for earlier, pattern in patterns:
                 match = pattern.regex.match(literal)
                 if match is not None:
-                    exact[literal] = (earlier, None)
+                    exact[literal] = (earlier, pattern)
                     break
             else:
-                exact[literal] = (index, _NO_PARAMS)
+                exact[literal] = (index, None)
         self.exact = exact
         self.patterns = patterns
 
@@ -411,7 +414,7 @@ class _Plan:
             path = request.path
             hit = exact.get(path)
             if hit is not None:
-                return hit
+                return hit[0], (_NO_PARAMS if hit[1] is None else None)
             if "\n" not in path:
                 for index, matcher in self.patterns:
                     params = matcher.match(request)
@@ -419,6 +422,29 @@ class _Plan:
                         return index, params
                 return None
         return self.scan(request, start)
+
+    def match_path(self, path: str) -> tuple[int, re.Match[str] | None] | None:
+        """The first rule that matches ``path``, with the regular expression's match.
+
+        For a plan whose rules are all :class:`PathMatches` (``exact`` is
+        set) and a path without a line feed (which a pattern's ``$`` would
+        accept before it, and a literal would not). The match is ``None``
+        for a rule whose pattern is a literal path (no groups); ``None``
+        alone when no rule matches.
+        """
+        exact = cast("dict[str, tuple[int, PathMatches | None]]", self.exact)
+        hit = exact.get(path)
+        if hit is not None:
+            index, pattern = hit
+            if pattern is None:
+                return index, None
+            # An earlier pattern rule that also matches this literal path.
+            return index, pattern.regex.match(path)
+        for index, matcher in self.patterns:
+            match = matcher.regex.match(path)
+            if match is not None:
+                return index, match
+        return None
 
     def scan(
         self, request: HTTPServerRequest, start: int

@@ -44,6 +44,7 @@ from squall.routing import (
 from squall.web._errors import UsageError
 from squall.web._handler import RequestHandler, _awaitable
 from squall.web._handlers_misc import ErrorHandler
+from squall.web._input import _DEFAULT_DECODE_ARGUMENT
 from squall.web._render import _static_handler_class
 from squall.web._transforms import GZipContentEncoding, OutputTransform
 from squall.web._uimodules import TemplateModule, UIModule, _linkify, _xsrf_form_html
@@ -224,14 +225,18 @@ _NOT_A_HANDLER = ()
 
 
 def _handler_route(rule: Rule) -> tuple[Any, ...]:
-    """How to run ``rule``'s target: ``(handler class, its kwargs, matcher)``.
+    """How to run ``rule``'s target: ``(handler class, its kwargs, matcher, text)``.
 
-    ``_NOT_A_HANDLER`` when the target is something else (a nested router,
-    a delegate), which the general path handles.
+    ``text``: the handler decodes path arguments with the default
+    ``decode_argument``, so the matcher may hand them over as text (see
+    ``PathMatches._path_params``). ``_NOT_A_HANDLER`` when the target is
+    something else (a nested router, a delegate), which the general path
+    handles.
     """
     target = rule.target
     if isinstance(target, type) and issubclass(target, RequestHandler):
-        return (target, rule.target_kwargs, rule.matcher)
+        text = target.decode_argument is _DEFAULT_DECODE_ARGUMENT
+        return (target, rule.target_kwargs, rule.matcher, text)
     return _NOT_A_HANDLER
 
 
@@ -271,31 +276,39 @@ class _RequestDispatcher(_HandlerDelegate):
         )
         self.request = request
         application = self.application
+        path = request.path
+        exact = None
         if application._fast_routing and len(application.default_router.rules) == 1:
             router = application.wildcard_router
-            plan = router._plan
-            if plan is None or plan.size != len(router.rules):
-                plan = router._get_plan()
-            exact = plan.exact
-            found = exact.get(request.path) if exact is not None else None
-            if found is None:
-                found = plan.first_match(request, 0)
+            cached = router._plan
+            plan = (
+                cached
+                if cached is not None and cached.size == len(router.rules)
+                else router._get_plan()
+            )
+            if "\n" not in path:
+                exact = plan.exact  # (None: not all rules are paths; the general way)
+        if exact is not None:
+            found: Any = exact.get(path)
+            if found is None or found[1] is not None:  # (a literal's hit is its answer)
+                found = plan.match_path(path)
             if found is None:
                 handler_class, kwargs = application._default_handler()
                 self._route_to(handler_class, kwargs, None, None)
             else:
-                index, params = found
+                index, match = found
                 route = plan.targets.get(index)
                 if route is None:
                     route = plan.targets[index] = _handler_route(router.rules[index])
                 if route is _NOT_A_HANDLER:
                     return self._forward(application.find_handler(request), start_line, headers)
-                handler_class, self.handler_kwargs, matcher = route
-                if params is None:
-                    params = matcher.match(request) or {}
+                handler_class, self.handler_kwargs, matcher, text = route
                 self.handler_class = handler_class
-                self.path_args = params.get("path_args") or ()
-                self.path_kwargs = params.get("path_kwargs") or {}
+                if match is None:  # (a literal path: no groups)
+                    self.path_args = ()
+                    self.path_kwargs = {}
+                else:
+                    self.path_args, self.path_kwargs = matcher._path_params(match, text)
                 self.stream_request_body = handler_class._stream_request_body
         else:
             delegate = application.find_handler(request)
