@@ -58,6 +58,23 @@ async def test_200_success(fake_client: Any) -> None:
     assert "Date" not in response.headers
 
 
+async def test_every_response_starts_from_fresh_default_headers(fake_client: Any) -> None:
+    class Changer(web.RequestHandler):
+        def get(self) -> None:
+            # (add appends to the value list the defaults started with)
+            self.add_header("Server", "extra")
+            self.add_header("Content-Type", "text/plain")
+            self.write("changed")
+
+    client = fake_client(web.Application([(r"/change", Changer), (r"/", HelloHandler)]))
+    changed = await client.fetch("/change")
+    assert changed.headers.get_list("Server")[1:] == ["extra"]
+    for _ in range(2):
+        response = await client.fetch("/")
+        assert response.headers.get_list("Server") == changed.headers.get_list("Server")[:1]
+        assert response.headers.get_list("Content-Type") == ["text/html; charset=UTF-8"]
+
+
 async def test_404_no_route(fake_client: Any) -> None:
     with ExpectLog("squall.access", "404 GET /nowhere", required=False):
         response = await fake_client(make_app()).fetch("/nowhere")

@@ -315,6 +315,19 @@ class HTTPHeaders(MutableMapping[str, str]):
         return cls._from_lines(lines, allow_obs_fold)
 
     @classmethod
+    def _of(cls, as_list: dict[str, list[str]]) -> Self:
+        """Headers that take ``as_list`` over: canonical names to lists of values.
+
+        For code that builds a whole header set at once (a response's
+        defaults): no copy, no name normalization; the caller made sure the
+        names are canonical (as :func:`_normalize_header` returns them).
+        """
+        self = cls.__new__(cls)
+        self._as_list = as_list
+        self._last_key = None
+        return self
+
+    @classmethod
     def _from_lines(cls, lines: list[str], allow_obs_fold: bool = False) -> Self:
         """Build headers from lines already checked for forbidden characters.
 

@@ -41,9 +41,14 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-_DEFAULT_HEADERS = HTTPHeaders(
-    {"Server": f"SquallServer/{__version__}", "Content-Type": "text/html; charset=UTF-8"}
-)
+_SERVER = f"SquallServer/{__version__}"
+_HTML = "text/html; charset=UTF-8"
+
+
+def _default_headers() -> HTTPHeaders:
+    """The headers every response starts with, in a new object."""
+    return HTTPHeaders._of({"Server": [_SERVER], "Content-Type": [_HTML]})
+
 
 # Control characters other than HTAB may not appear in a field value.
 _UNSAFE_VALUE_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
@@ -186,7 +191,7 @@ class _OutputHandler:
 
         .. versionadded:: 0.1.0
         """
-        self._headers = _DEFAULT_HEADERS.copy()
+        self._headers = _default_headers()
         self._new_cookie = None
         self.set_default_headers()
         self._write_buffer = []
