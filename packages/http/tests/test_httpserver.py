@@ -400,7 +400,21 @@ def test_http_server_is_configurable() -> None:
     assert HTTPServer.configured_class() is HTTPServer
 
 
-async def test_response_with_crlf_in_header_refused(io_loop: IOLoop) -> None:
+@pytest.mark.parametrize(
+    ("reason", "name", "value"),
+    [
+        ("OK", "X-Bad", "a\r\nInjected: yes"),
+        ("OK", "X-Bad", "a\nInjected: yes"),
+        ("OK", "X-Bad", "a\rInjected: yes"),
+        ("OK", "X-Bad", "a\r"),
+        ("OK", "X-Bad\r\nInjected", "yes"),
+        ("OK\r\nInjected: yes", "X-Fine", "ok"),
+        ("OK\n", "X-Fine", "ok"),
+    ],
+)
+async def test_response_with_crlf_in_header_refused(
+    io_loop: IOLoop, reason: str, name: str, value: str
+) -> None:
     from squall.httputil import HTTPOutputError
 
     errors: list[Exception] = []
@@ -409,8 +423,8 @@ async def test_response_with_crlf_in_header_refused(io_loop: IOLoop) -> None:
         assert request.connection is not None
         try:
             request.connection.write_headers(
-                ResponseStartLine("HTTP/1.1", 200, "OK"),
-                HTTPHeaders({"X-Bad": "a\r\nInjected: yes", "Content-Length": "0"}),
+                ResponseStartLine("HTTP/1.1", 200, reason),
+                HTTPHeaders({name: value, "Content-Length": "0"}),
             )
         except HTTPOutputError as e:
             errors.append(e)

@@ -809,11 +809,11 @@ class HTTP1Connection(HTTPConnection):
             for value in values:
                 append(f"{name}: {value}")
         append("\r\n")  # (joined: the blank line ending the head)
-        head = "\r\n".join(parts)
-        breaks = len(parts)
-        if head.count("\n") != breaks or head.count("\r") != breaks:
+        head_bytes = "\r\n".join(parts).encode("latin-1")
+        # The head holds exactly the CR LF pairs put between the parts unless
+        # a start line, name or value brought more (one pass over the octets).
+        if len(head_bytes) - len(head_bytes.translate(None, b"\r\n")) != 2 * len(parts):
             raise HTTPOutputError("CR or LF in the start line or a header field")
-        head_bytes = head.encode("latin-1")
         self._headers_written = True
         if chunk:
             expected = self._expected_length
