@@ -343,12 +343,15 @@ class PathMatches(Matcher):
                 else _unquote_or_none(value)
                 for key, value in match.groupdict().items()
             }
+        groups = match.groups()
         if text:
+            if None not in groups and "%" not in "".join(groups):  # (the usual case)
+                return list(groups), {}
             return [
                 value if value is None or "%" not in value else _unquote_or_none(value)
-                for value in match.groups()
+                for value in groups
             ], {}
-        return [_unquote_or_none(value) for value in match.groups()], {}
+        return [_unquote_or_none(value) for value in groups], {}
 
     def reverse(self, *args: Any) -> str | None:
         """Return the path for ``args``, one per group, percent-encoded.

@@ -432,14 +432,17 @@ class _Plan:
         for a rule whose pattern is a literal path (no groups); ``None``
         alone when no rule matches.
         """
-        exact = cast("dict[str, tuple[int, PathMatches | None]]", self.exact)
-        hit = exact.get(path)
+        hit = self.exact.get(path) if self.exact is not None else None
         if hit is not None:
             index, pattern = hit
             if pattern is None:
                 return index, None
             # An earlier pattern rule that also matches this literal path.
             return index, pattern.regex.match(path)
+        return self.match_patterns(path)
+
+    def match_patterns(self, path: str) -> tuple[int, re.Match[str]] | None:
+        """Like :meth:`match_path` for a path known not to be a literal rule's."""
         for index, matcher in self.patterns:
             match = matcher.regex.match(path)
             if match is not None:

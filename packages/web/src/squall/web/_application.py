@@ -289,8 +289,10 @@ class _RequestDispatcher(_HandlerDelegate):
             if "\n" not in path:
                 exact = plan.exact  # (None: not all rules are paths; the general way)
         if exact is not None:
-            found: Any = exact.get(path)
-            if found is None or found[1] is not None:  # (a literal's hit is its answer)
+            found: Any = exact.get(path)  # (a literal rule's hit is its answer)
+            if found is None:
+                found = plan.match_patterns(path)
+            elif found[1] is not None:  # (an earlier pattern rule takes the literal)
                 found = plan.match_path(path)
             if found is None:
                 handler_class, kwargs = application._default_handler()

@@ -210,11 +210,14 @@ class RequestHandler(_RenderHandler):
     def _execute(
         self,
         transforms: Sequence[OutputTransform],
-        *args: bytes | None,
-        **kwargs: bytes | None,
+        *args: str | bytes | None,
+        **kwargs: str | bytes | None,
     ) -> asyncio.Future[None] | None:
         """Run the life cycle with the route's path arguments.
 
+        The arguments are raw bytes for :meth:`decode_argument`, or already
+        text (``str``, passed on as is) when the router found them free of
+        escapes and the handler's ``decode_argument`` is the default one.
         Returns ``None`` when everything ran synchronously, else the Task
         running the rest. Never raises: errors become error responses.
         """
@@ -225,15 +228,11 @@ class RequestHandler(_RenderHandler):
             method = request.method or ""
             if method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            self.path_args = [self.decode_argument(arg) for arg in args] if args else []  # type: ignore[arg-type]
-            self.path_kwargs = (
-                {
-                    name: self.decode_argument(value, name=name)  # type: ignore[arg-type]
-                    for name, value in kwargs.items()
-                }
-                if kwargs
-                else {}
-            )
+            if args or kwargs:
+                self._decode_path_arguments(args, kwargs)
+            else:
+                self.path_args = []
+                self.path_kwargs = {}
             if method not in _XSRF_EXEMPT and self.application.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()
             if type(self).prepare is not _DEFAULT_PREPARE:
@@ -270,6 +269,17 @@ class RequestHandler(_RenderHandler):
         except asyncio.CancelledError:
             self._on_cancelled()
         return None
+
+    def _decode_path_arguments(
+        self, args: Sequence[str | bytes | None], kwargs: dict[str, str | bytes | None]
+    ) -> None:
+        """Set ``path_args`` and ``path_kwargs``: raw values go through decode_argument."""
+        decode = self.decode_argument
+        self.path_args = [arg if isinstance(arg, str) else decode(arg) for arg in args]  # type: ignore[arg-type]
+        self.path_kwargs = {
+            name: value if isinstance(value, str) else decode(value, name=name)  # type: ignore[arg-type]
+            for name, value in kwargs.items()
+        }
 
     def _call_method(self, method: str) -> Any:
         function = getattr(self, _METHOD_ATTRS.get(method) or method.lower(), None)
