@@ -857,19 +857,15 @@ class HTTP1Connection(HTTPConnection):
     def _write_stream(
         self, data: bytes, callback: Callable[[], None] | None
     ) -> asyncio.Future[None]:
-        if self.stream.closed():
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            future.set_exception(StreamClosedError())
-            future.exception()  # retrieved: a closed peer is not an error here
+        # (A closed stream's write raises: no need to ask it first.)
+        try:
+            future: asyncio.Future[None] = self.stream.write(data)
+        except StreamClosedError as e:
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(e)
+            future.exception()  # retrieved: a closed or vanished peer is not an error here
         else:
-            try:
-                future = self.stream.write(data)
-            except StreamClosedError as e:
-                future = asyncio.get_running_loop().create_future()
-                future.set_exception(e)
-                future.exception()  # retrieved: a vanished peer is not an error here
-            else:
-                self._last_write = future
+            self._last_write = future
         if callback is not None:
             future.add_done_callback(lambda f: None if f.exception() else callback())
         return future

@@ -81,6 +81,9 @@ _TARGET_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f]")
 _HEAD_CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 
 
+_new_tuple = tuple.__new__
+
+
 def _check_line_endings(head: bytes) -> None:
     # Every LF must be part of a CRLF, and every CR must start one.
     crlf = head.count(b"\r\n")
@@ -130,7 +133,8 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
             pass  # authority-form
         elif "://" not in target:
             raise MalformedStartLineError(f"invalid request target {target[:80]!r}")
-    return RequestStartLine(method, target, version)
+    # (tuple.__new__ skips the named tuple's Python-level __new__.)
+    return _new_tuple(RequestStartLine, parts)
 
 
 def _check_version(version: str) -> None:
