@@ -909,7 +909,10 @@ class HTTP1Connection(HTTPConnection):
             # makes the connection unusable for another request).
             self._disconnect_on_finish = True
             self._close_after_flush()
-        self._set_finished()
+        waiter = self._finish_waiter
+        if waiter is not None and not waiter.done():
+            # The keep-alive loop waits for this response.
+            self._wake_when_flushed()
 
     def _finished(self) -> bool:
         # The response is complete and (for flow control) flushed.
@@ -917,11 +920,6 @@ class HTTP1Connection(HTTPConnection):
             return self._write_finished or self.stream.closed()
         last = self._last_write
         return last is None or last.done()
-
-    def _set_finished(self) -> None:
-        waiter = self._finish_waiter
-        if waiter is not None and not waiter.done():
-            self._wake_when_flushed()
 
     def _wake_when_flushed(self) -> None:
         # Wake the keep-alive loop once the response's last write is done.
