@@ -995,6 +995,10 @@ def test_parse_body_content_encoding() -> None:
             HTTPHeaders({"Content-Encoding": "gzip"}),
         )
     assert info.value.status_code == 415
+    with pytest.raises(UnsupportedContentEncodingError, match="deflate"):
+        headers = HTTPHeaders()
+        headers.add("content-ENCODING", "deflate")  # (any spelling of the name)
+        parse_body_arguments("application/x-www-form-urlencoded", b"x", args, {}, headers)
     # Any mapping with get() is accepted as the headers; the message names
     # the media type as given.
     with pytest.raises(UnsupportedContentEncodingError, match="form-data body with .*br"):

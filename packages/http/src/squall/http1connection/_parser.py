@@ -287,7 +287,7 @@ def request_body_framing(start_line: RequestStartLine, headers: HTTPHeaders) -> 
     :raises BadFramingError: for ambiguous or malformed framing (400).
     :raises UnsupportedTransferCodingError: for codings other than chunked (501).
     """
-    has_te = "Transfer-Encoding" in headers
+    has_te = "Transfer-Encoding" in headers._as_list
     length = _content_length(headers)
     if has_te:
         if length is not None:
@@ -347,7 +347,7 @@ def response_body_framing(
         if code == 204 and "Transfer-Encoding" in headers:
             raise BadFramingError("204 response with Transfer-Encoding")
         return NO_BODY, 0
-    has_te = "Transfer-Encoding" in headers
+    has_te = "Transfer-Encoding" in headers._as_list
     length = _content_length(headers)
     if has_te:
         if length is not None:

@@ -133,7 +133,11 @@ def parse_body_arguments(
             kind = "multipart"
         else:
             return
-    if headers is not None and "Content-Encoding" in headers:
+    if headers is not None and (
+        "Content-Encoding" in headers._as_list  # (canonical keys: no normalizing)
+        if isinstance(headers, HTTPHeaders)
+        else "Content-Encoding" in headers
+    ):
         encoding = headers.get("Content-Encoding")
         if encoding is not None and encoding.strip().lower() not in ("", "identity"):
             raise UnsupportedContentEncodingError(

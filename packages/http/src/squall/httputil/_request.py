@@ -204,9 +204,10 @@ class HTTPServerRequest:
         :raises HTTPInputError: (a subclass) for a malformed or oversized
             form body; a server answers with its ``status_code``.
         """
-        content_type = self.headers.get("Content-Type")
-        if content_type is None:
+        content_types = self.headers._as_list.get("Content-Type")
+        if not content_types:
             return
+        content_type = content_types[0] if len(content_types) == 1 else ",".join(content_types)
         parse_body_arguments(
             content_type,
             self.body,

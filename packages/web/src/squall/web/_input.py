@@ -56,7 +56,11 @@ class _InputHandler(_OutputHandler):
 
         .. versionadded:: 0.1.0
         """
-        return self._get_argument(name, default, self.request.arguments, strip)
+        request = self.request
+        arguments = request._arguments  # (the merged dict, once built: no property call)
+        if arguments is None:
+            arguments = request.arguments
+        return self._get_argument(name, default, arguments, strip)
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
         """Return every value of argument ``name`` (query then body); maybe empty.
