@@ -336,7 +336,13 @@ def parse_qs_bytes(
 _c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
 _encode_basestring_ascii: Any = json.encoder.encode_basestring_ascii
 _DEFAULT_JSON_DEFAULT = json.JSONEncoder().default
-# (Stateless without markers: one encoder serves every call and thread.)
+# ``json.dumps`` through the C encoder, without dumps' Python layers: one
+# encoder, built with dumps' default arguments but no circular-reference
+# markers (that bookkeeping was a third of the time of encoding a small
+# object). Stateless without markers, it serves every call and thread. A
+# cycle then ends in RecursionError at the recursion limit, and the value is
+# encoded again by json.dumps, which raises its usual ValueError for a cycle
+# (or the RecursionError for a value nested too deep).
 _c_encoder: Any = (
     _c_make_encoder(
         None, _DEFAULT_JSON_DEFAULT, _encode_basestring_ascii, None, ": ", ", ", False, False, True
@@ -345,30 +351,13 @@ _c_encoder: Any = (
     else None
 )
 
-
-def _c_dumps(value: Any) -> str:
-    """``json.dumps(value)`` through the C encoder, without dumps' Python layers.
-
-    The encoder is built once, with dumps' default arguments but no
-    circular-reference markers (that bookkeeping was a third of the time
-    of encoding a small object). A cycle then ends in :exc:`RecursionError`
-    at the recursion limit; the value is then encoded again by
-    :func:`json.dumps`, which raises the usual ``ValueError`` for a cycle
-    (or the ``RecursionError`` for a value nested too deep).
-    """
-    try:
-        return "".join(_c_encoder(value, 0))
-    except RecursionError:
-        return json.dumps(value)
-
-
 try:  # (a private interface: use it only while it answers as dumps does)
-    if _c_make_encoder is not None and _c_dumps({"a": [1.5, "\u00e9"]}) != json.dumps(
+    if _c_encoder is not None and "".join(_c_encoder({"a": [1.5, "\u00e9"]}, 0)) != json.dumps(
         {"a": [1.5, "\u00e9"]}
     ):
-        _c_make_encoder = None
+        _c_encoder = None
 except Exception:
-    _c_make_encoder = None
+    _c_encoder = None
 
 
 def json_encode(value: Any) -> str:
@@ -378,10 +367,17 @@ def json_encode(value: Any) -> str:
     the output cannot close the surrounding script element.
 
     :raises TypeError: if ``value`` holds something JSON cannot represent.
+    :raises ValueError: if ``value`` contains itself.
 
     .. versionadded:: 0.1.0
     """
-    text = _c_dumps(value) if _c_make_encoder is not None else json.dumps(value)
+    if _c_encoder is None:
+        text = json.dumps(value)
+    else:
+        try:
+            text = "".join(_c_encoder(value, 0))
+        except RecursionError:
+            text = json.dumps(value)
     return text.replace("</", "<\\/")
 
 

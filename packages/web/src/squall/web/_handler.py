@@ -275,11 +275,20 @@ class RequestHandler(_RenderHandler):
     ) -> None:
         """Set ``path_args`` and ``path_kwargs``: raw values go through decode_argument."""
         decode = self.decode_argument
-        self.path_args = [arg if isinstance(arg, str) else decode(arg) for arg in args]  # type: ignore[arg-type]
-        self.path_kwargs = {
-            name: value if isinstance(value, str) else decode(value, name=name)  # type: ignore[arg-type]
-            for name, value in kwargs.items()
-        }
+        # (Routes have positional or named groups, not both: build only one.)
+        self.path_args = (
+            [arg if isinstance(arg, str) else decode(arg) for arg in args]  # type: ignore[arg-type]
+            if args
+            else []
+        )
+        self.path_kwargs = (
+            {
+                name: value if isinstance(value, str) else decode(value, name=name)  # type: ignore[arg-type]
+                for name, value in kwargs.items()
+            }
+            if kwargs
+            else {}
+        )
 
     def _call_method(self, method: str) -> Any:
         function = getattr(self, _METHOD_ATTRS.get(method) or method.lower(), None)
