@@ -246,10 +246,37 @@ def test_plan_agrees_with_linear_scan() -> None:
                 match = direct[1]
                 assert match is not None or expected == {}, (chosen, path)
                 if match is not None:
-                    assert matcher._path_params(match, False) == (
-                        expected["path_args"] if expected else (),
+                    args, kwargs, decoded = matcher._path_params(match, False)
+                    assert (args, kwargs) == (
+                        expected["path_args"] if expected else [],
                         expected["path_kwargs"] if expected else {},
                     ), (chosen, path)
+                    assert decoded == (not args and not kwargs), (chosen, path)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "text", "expected"),
+    [
+        # Raw bytes for a handler with its own decode_argument.
+        (r"/u/(\w+)/(\d+)", "/u/ab/12", False, ([b"ab", b"12"], {}, False)),
+        # Text for the default one, nothing left to decode ...
+        (r"/u/(\w+)/(\d+)", "/u/ab/12", True, (["ab", "12"], {}, True)),
+        (r"/n/(?P<a>\w+)", "/n/ab", True, ([], {"a": "ab"}, True)),
+        # ... unless a group is escaped (it comes as bytes) or absent.
+        (r"/u/([^/]+)/(\d+)", "/u/a%20b/1", True, ([b"a b", "1"], {}, False)),
+        (r"/u/(\w+)/(\d+)?", "/u/ab/", True, (["ab", None], {}, False)),
+        (r"/n/(?P<a>[^/]+)", "/n/a%2Fb", True, ([], {"a": b"a/b"}, False)),
+        (r"/n/(?P<a>[^/]+)", "/n/a%2Fb", False, ([], {"a": b"a/b"}, False)),
+        (r"/plain", "/plain", True, ([], {}, True)),
+    ],
+)
+def test_path_params_for_the_dispatcher(
+    pattern: str, path: str, text: bool, expected: tuple[Any, ...]
+) -> None:
+    matcher = PathMatches(pattern)
+    match = matcher.regex.match(path)
+    assert match is not None
+    assert matcher._path_params(match, text) == expected
 
 
 def test_plan_notices_direct_changes_to_rules() -> None:

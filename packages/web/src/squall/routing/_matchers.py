@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from squall.escape import url_escape, url_unescape, utf8
@@ -255,6 +254,16 @@ def _unquote_or_none(value: str | None) -> bytes | None:
     return url_unescape(value, encoding=None, plus=False)
 
 
+def _text_or_bytes(value: str | None) -> str | bytes | None:
+    """A path group as the handler's default ``decode_argument`` will see it.
+
+    Text without escapes stays text; escaped text becomes its bytes.
+    """
+    if value is None or "%" not in value:
+        return value
+    return url_unescape(value, encoding=None, plus=False)
+
+
 class PathMatches(Matcher):
     """Matches requests whose path fits a regular expression.
 
@@ -326,32 +335,33 @@ class PathMatches(Matcher):
 
     def _path_params(
         self, match: re.Match[str] | None, text: bool
-    ) -> tuple[Sequence[str | bytes | None], dict[str, str | bytes | None]]:
-        """``(path_args, path_kwargs)`` from a match of this pattern (``None``: a literal).
+    ) -> tuple[list[str | bytes | None], dict[str, str | bytes | None], bool]:
+        """``(path_args, path_kwargs, decoded)`` from a match of this pattern.
 
-        The values are what :meth:`match` returns (percent-decoded bytes),
-        except, with ``text``, a group without a ``%`` escape: it stays the
-        matched text, which is what decoding its UTF-8 bytes again gives.
-        For a handler whose ``decode_argument`` is the default one.
+        ``match`` is ``None`` for a literal pattern. The values are what
+        :meth:`match` returns (percent-decoded bytes), except, with
+        ``text`` (a handler whose ``decode_argument`` is the default one),
+        a group without a ``%`` escape: it stays the matched text, which is
+        what decoding its UTF-8 bytes again gives. ``decoded`` is true when
+        every value is such text, so the handler has nothing left to decode.
+        The list and the dict are new: the handler takes them over.
         """
         if match is None or not self._group_count:
-            return (), {}
+            return [], {}, True
         if self._named:
-            return [], {
-                str(key): value
-                if text and (value is None or "%" not in value)
-                else _unquote_or_none(value)
-                for key, value in match.groupdict().items()
-            }
+            named: dict[str, str | None] = match.groupdict()
+            if text:
+                values = named.values()
+                if None not in values and "%" not in "".join(values):  # type: ignore[arg-type]
+                    return [], dict(named), True
+                return [], {key: _text_or_bytes(value) for key, value in named.items()}, False
+            return [], {key: _unquote_or_none(value) for key, value in named.items()}, False
         groups = match.groups()
         if text:
             if None not in groups and "%" not in "".join(groups):  # (the usual case)
-                return list(groups), {}
-            return [
-                value if value is None or "%" not in value else _unquote_or_none(value)
-                for value in groups
-            ], {}
-        return [_unquote_or_none(value) for value in groups], {}
+                return list(groups), {}, True
+            return [_text_or_bytes(value) for value in groups], {}, False
+        return [_unquote_or_none(value) for value in groups], {}, False
 
     def reverse(self, *args: Any) -> str | None:
         """Return the path for ``args``, one per group, percent-encoded.

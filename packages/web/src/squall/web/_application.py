@@ -97,6 +97,7 @@ class _HandlerDelegate(HTTPMessageDelegate):
         "handler_class",
         "handler_kwargs",
         "path_args",
+        "path_decoded",
         "path_kwargs",
         "request",
         "stream_request_body",
@@ -118,6 +119,7 @@ class _HandlerDelegate(HTTPMessageDelegate):
         self.handler_kwargs = handler_kwargs or {}
         self.path_args = path_args or ()
         self.path_kwargs = path_kwargs or {}
+        self.path_decoded = False  # (raw values: the handler decodes them)
         self.chunks: list[bytes] | None = None
         self.handler: RequestHandler | None = None
         self.stream_request_body = handler_class._stream_request_body
@@ -210,14 +212,14 @@ class _HandlerDelegate(HTTPMessageDelegate):
         transforms = [cls(request) for cls in transform_classes] if transform_classes else ()
         if self.stream_request_body:
             prepared = handler._prepared_future = asyncio.get_running_loop().create_future()
-            handler._execute(transforms, *self.path_args, **self.path_kwargs)
+            handler._run(transforms, self.path_args, self.path_kwargs, self.path_decoded)
             return None if prepared.done() else prepared
         error = self._body_error
         if error is not None:
             handler._transforms = transforms
             handler._handle_exception_safely(error)
             return None
-        handler._execute(transforms, *self.path_args, **self.path_kwargs)
+        handler._run(transforms, self.path_args, self.path_kwargs, self.path_decoded)
         return None
 
 
@@ -309,10 +311,13 @@ class _RequestDispatcher(_HandlerDelegate):
                 handler_class, self.handler_kwargs, matcher, text = route
                 self.handler_class = handler_class
                 if match is None:  # (a literal path: no groups)
-                    self.path_args = ()
+                    self.path_args = []
                     self.path_kwargs = {}
+                    self.path_decoded = True
                 else:
-                    self.path_args, self.path_kwargs = matcher._path_params(match, text)
+                    self.path_args, self.path_kwargs, self.path_decoded = matcher._path_params(
+                        match, text
+                    )
                 self.stream_request_body = handler_class._stream_request_body
         else:
             delegate = application.find_handler(request)
@@ -340,6 +345,7 @@ class _RequestDispatcher(_HandlerDelegate):
         self.handler_kwargs = handler_kwargs or {}
         self.path_args = path_args or ()
         self.path_kwargs = path_kwargs or {}
+        self.path_decoded = False
         self.stream_request_body = handler_class._stream_request_body
 
     def _forward(

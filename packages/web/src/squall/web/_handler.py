@@ -213,11 +213,23 @@ class RequestHandler(_RenderHandler):
         *args: str | bytes | None,
         **kwargs: str | bytes | None,
     ) -> asyncio.Future[None] | None:
+        """Run the life cycle with the route's raw path arguments (see :meth:`_run`)."""
+        return self._run(transforms, args, kwargs, False)
+
+    def _run(
+        self,
+        transforms: Sequence[OutputTransform],
+        path_args: Sequence[str | bytes | None],
+        path_kwargs: Mapping[str, str | bytes | None],
+        decoded: bool,
+    ) -> asyncio.Future[None] | None:
         """Run the life cycle with the route's path arguments.
 
         The arguments are raw bytes for :meth:`decode_argument`, or already
         text (``str``, passed on as is) when the router found them free of
         escapes and the handler's ``decode_argument`` is the default one.
+        With ``decoded`` every one is such text: the handler takes the list
+        and the dict over as its ``path_args`` and ``path_kwargs``.
         Returns ``None`` when everything ran synchronously, else the Task
         running the rest. Never raises: errors become error responses.
         """
@@ -228,8 +240,11 @@ class RequestHandler(_RenderHandler):
             method = request.method or ""
             if method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            if args or kwargs:
-                self._decode_path_arguments(args, kwargs)
+            if decoded:
+                self.path_args = path_args
+                self.path_kwargs = path_kwargs
+            elif path_args or path_kwargs:
+                self._decode_path_arguments(path_args, path_kwargs)
             else:
                 self.path_args = []
                 self.path_kwargs = {}
@@ -271,7 +286,7 @@ class RequestHandler(_RenderHandler):
         return None
 
     def _decode_path_arguments(
-        self, args: Sequence[str | bytes | None], kwargs: dict[str, str | bytes | None]
+        self, args: Sequence[str | bytes | None], kwargs: Mapping[str, str | bytes | None]
     ) -> None:
         """Set ``path_args`` and ``path_kwargs``: raw values go through decode_argument."""
         decode = self.decode_argument

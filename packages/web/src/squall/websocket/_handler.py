@@ -391,18 +391,19 @@ class WebSocketHandler(RequestHandler):
 
     # -- keeping the HTTP layer away (see the comment above the class) --------
 
-    def _execute(
+    def _run(
         self,
         transforms: Sequence[OutputTransform],
-        *args: bytes | None,
-        **kwargs: bytes | None,
+        path_args: Sequence[str | bytes | None],
+        path_kwargs: Mapping[str, str | bytes | None],
+        decoded: bool,
     ) -> asyncio.Future[None] | None:
         hold = self._prepared_future
         self._prepared_future = None
         body = getattr(self.request, "_body_future", None)
         if body is not None and not body.done():
             body.set_result(None)  # a handshake has no body (get() refuses one)
-        task = super()._execute(transforms, *args, **kwargs)
+        task = super()._run(transforms, path_args, path_kwargs, decoded)
         if hold is not None:
             self._hold = hold
             if task is None:
