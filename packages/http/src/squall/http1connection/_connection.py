@@ -1171,7 +1171,7 @@ class HTTP1ServerConnection:
         if data:
             self._reader.buf = data
             return True
-        stream._set_consumer(self._on_data)
+        stream._set_consumer(self._serve_buffered)
         self._arm_idle_deadline()
         return False
 
@@ -1184,31 +1184,28 @@ class HTTP1ServerConnection:
             # would cost a getpid() system call per request.)
             watchdog.deadline = time.monotonic() + idle
 
-    def _on_data(self, data: bytes) -> None:
-        # Called by the stream, synchronously, when bytes arrive while idle.
-        reader = self._reader
-        watchdog = reader.watchdog
-        if watchdog is not None:
-            watchdog.deadline = None
-        reader.buf = data
-        self._serve_buffered()
-
-    def _serve_buffered(self) -> None:
+    def _serve_buffered(self, data: bytes | None = None) -> None:
         """Serve the buffered requests that complete without waiting.
 
-        The stream's consumer stays set meanwhile: nothing arrives during a
-        synchronous call.  It is removed when a Task takes over.
+        Also the stream's consumer: called with ``data``, synchronously,
+        when bytes arrive while the connection is idle.  The consumer stays
+        set meanwhile: nothing arrives during a synchronous call.  It is
+        removed when a Task takes over.
         """
+        reader = self._reader
+        watchdog = reader.watchdog
+        if data is not None:
+            if watchdog is not None:
+                watchdog.deadline = None
+            reader.buf = data
         if self._ended or self._task is not None:
             return
         delegate = self._delegate
         assert delegate is not None
         stream = self.stream
         params = self.params
-        reader = self._reader
         context = self.context
         idle = params.idle_connection_timeout
-        watchdog = reader.watchdog
         monotonic = time.monotonic
         while reader.buf:
             if self._closing or stream.closed():

@@ -187,7 +187,10 @@ def parse_request_head(
     else:
         headers = HTTPHeaders()
     if start_line.version == "HTTP/1.1":
-        _check_host(start_line, headers)
+        hosts = headers._as_list.get("Host")
+        # (A single Host value already found valid needs no call.)
+        if hosts is None or len(hosts) != 1 or hosts[0] not in _VALID_HOSTS:
+            _check_host(start_line, headers)
     return start_line, headers
 
 
