@@ -521,7 +521,14 @@ class HTTP1Connection(HTTPConnection):
             self._read_finished = True
             need_delegate_close = False
             delegate.finish()
-            if not self.is_client and not self._detached and not self._finished():
+            last = self._last_write
+            if (
+                not self.is_client
+                and not self._detached
+                # (The response is complete and, for flow control, flushed?)
+                and not (self._write_finished and (last is None or last.done()))
+                and not self.stream.closed()
+            ):
                 # Wait for the response before reading the next request, so
                 # that responses go out in request order.
                 waiter = self._finish_waiter = IOLoop.current().asyncio_loop.create_future()
@@ -780,7 +787,8 @@ class HTTP1Connection(HTTPConnection):
                 elif not disconnect:
                     fields["Connection"] = ["Keep-Alive"]
             if "Date" not in fields:
-                fields["Date"] = [_date_cache.get()]
+                date = _date_cache  # (its get(), inline while the second lasts)
+                fields["Date"] = [date.value if int(time.time()) == date.second else date.get()]
             cached = _STATUS_LINES.get(start_line)
             if cached is not None:
                 first = cached
@@ -913,13 +921,6 @@ class HTTP1Connection(HTTPConnection):
         if waiter is not None and not waiter.done():
             # The keep-alive loop waits for this response.
             self._wake_when_flushed()
-
-    def _finished(self) -> bool:
-        # The response is complete and (for flow control) flushed.
-        if not self._write_finished or self.stream.closed():
-            return self._write_finished or self.stream.closed()
-        last = self._last_write
-        return last is None or last.done()
 
     def _wake_when_flushed(self) -> None:
         # Wake the keep-alive loop once the response's last write is done.
