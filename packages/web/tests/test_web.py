@@ -782,6 +782,18 @@ async def test_path_arguments_reach_decode_argument_as_bytes(fake_client: Any) -
     assert seen == [b"plain", b"a/b"]
 
 
+async def test_decode_argument_patched_after_routing_is_used(fake_client: Any) -> None:
+    class Echo(web.RequestHandler):
+        def get(self, word: str) -> None:
+            self.write(word)
+
+    client = fake_client(web.Application([(r"/w/(\w+)", Echo)]))
+    assert (await client.fetch("/w/abc")).body == b"abc"
+    # A class changed at run time: the next request sees the new method.
+    Echo.decode_argument = lambda self, value, name=None: value.decode().upper()  # type: ignore[method-assign]
+    assert (await client.fetch("/w/abc")).body == b"ABC"
+
+
 async def test_path_arguments_with_and_without_escapes(fake_client: Any) -> None:
     client = fake_client(args_app())
     data = json.loads((await client.fetch("/named/plain/caf%C3%A9")).body)

@@ -349,11 +349,11 @@ class PathMatches(Matcher):
         if match is None or not self._group_count:
             return [], {}, True
         if self._named:
-            named: dict[str, str | None] = match.groupdict()
+            named: dict[str, Any] = match.groupdict()  # (a new dict: str or None values)
             if text:
                 values = named.values()
-                if None not in values and "%" not in "".join(values):  # type: ignore[arg-type]
-                    return [], dict(named), True
+                if None not in values and "%" not in "".join(values):
+                    return [], named, True
                 return [], {key: _text_or_bytes(value) for key, value in named.items()}, False
             return [], {key: _unquote_or_none(value) for key, value in named.items()}, False
         groups = match.groups()

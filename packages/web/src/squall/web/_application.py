@@ -227,18 +227,14 @@ _NOT_A_HANDLER = ()
 
 
 def _handler_route(rule: Rule) -> tuple[Any, ...]:
-    """How to run ``rule``'s target: ``(handler class, its kwargs, matcher, text)``.
+    """How to run ``rule``'s target: ``(handler class, its kwargs, matcher)``.
 
-    ``text``: the handler decodes path arguments with the default
-    ``decode_argument``, so the matcher may hand them over as text (see
-    ``PathMatches._path_params``). ``_NOT_A_HANDLER`` when the target is
-    something else (a nested router, a delegate), which the general path
-    handles.
+    ``_NOT_A_HANDLER`` when the target is something else (a nested router,
+    a delegate), which the general path handles.
     """
     target = rule.target
     if isinstance(target, type) and issubclass(target, RequestHandler):
-        text = target.decode_argument is _DEFAULT_DECODE_ARGUMENT
-        return (target, rule.target_kwargs, rule.matcher, text)
+        return (target, rule.target_kwargs, rule.matcher)
     return _NOT_A_HANDLER
 
 
@@ -308,13 +304,16 @@ class _RequestDispatcher(_HandlerDelegate):
                     route = plan.targets[index] = _handler_route(router.rules[index])
                 if route is _NOT_A_HANDLER:
                     return self._forward(application.find_handler(request), start_line, headers)
-                handler_class, self.handler_kwargs, matcher, text = route
+                handler_class, self.handler_kwargs, matcher = route
                 self.handler_class = handler_class
                 if match is None:  # (a literal path: no groups)
                     self.path_args = []
                     self.path_kwargs = {}
                     self.path_decoded = True
                 else:
+                    # Text groups go only to the default decode_argument
+                    # (looked up now: a class may be patched at run time).
+                    text = handler_class.decode_argument is _DEFAULT_DECODE_ARGUMENT
                     self.path_args, self.path_kwargs, self.path_decoded = matcher._path_params(
                         match, text
                     )
