@@ -1036,6 +1036,39 @@ async def test_turning_deferral_off_sends_at_once(pairs: Pairs, kind: str) -> No
     assert await asyncio.wait_for(reader.read_bytes(9), 5) == b"head-next"
 
 
+@pytest.mark.parametrize("kind", ["tcp", "unix", "tls"])
+async def test_consumer_on_plain_sockets_is_called_by_the_transport(
+    pairs: Pairs, kind: str
+) -> None:
+    reader, writer = await pairs.make(kind)
+    writer.write(b"ready")  # (a round trip: both transports are in place)
+    assert await asyncio.wait_for(reader.read_bytes(5), 5) == b"ready"
+    protocol = reader._rtransport.get_protocol()
+    received: list[bytes] = []
+    reader._set_consumer(received.append)
+    direct = reader._rtransport.get_protocol()
+    # Plain sockets switch to a protocol whose data_received is the stream's
+    # consumer entry (one call per arrival); TLS keeps its protocol.
+    assert (direct is not protocol) == (kind != "tls")
+    payload = os.urandom(3 * 1024 * 1024)  # (many receives)
+    writer.write(payload)
+    await wait_until(lambda: sum(map(len, received)) == len(payload), timeout=10)
+    assert b"".join(received) == payload
+    # A read started while the consumer is set gets the next bytes itself.
+    pending = reader.read_bytes(4)
+    writer.write(b"mine")
+    assert await asyncio.wait_for(pending, 5) == b"mine"
+    assert b"".join(received) == payload
+    reader._set_consumer(None)
+    assert reader._rtransport.get_protocol() is protocol
+    writer.write(b"after")
+    assert await asyncio.wait_for(reader.read_bytes(5), 5) == b"after"
+    # Set again, then the peer closes: the stream closes (EOF reaches it).
+    reader._set_consumer(received.append)
+    writer.close()
+    await wait_until(reader.closed)
+
+
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
 async def test_consumer_gets_arriving_bytes_synchronously(pairs: Pairs, kind: str) -> None:
     reader, writer = await pairs.make(kind)

@@ -44,11 +44,17 @@ _ExcInfo: TypeAlias = (
 _WRITE_CHUNK = 256 * 1024
 
 
-class _BulkProtocol(asyncio.Protocol):
-    """The stream's protocol in bulk mode: data arrives as bytes objects."""
+class _BytesProtocol(asyncio.Protocol):
+    """A stream's protocol when data should arrive as bytes objects.
 
-    def __init__(self, stream: BaseIOStream) -> None:
-        self.data_received = stream._data_received_bulk  # type: ignore[method-assign]
+    Used in bulk mode (``stream._data_received_bulk``: large receives
+    taken without a copy) and while a consumer takes every arrival on a
+    plain socket (``stream._consumer_data_received``: one call per
+    arrival).  The other callbacks are the stream's own.
+    """
+
+    def __init__(self, stream: BaseIOStream, data_received: Callable[[bytes], None]) -> None:
+        self.data_received = data_received  # type: ignore[method-assign, assignment]
         self.eof_received = stream._eof_received  # type: ignore[method-assign]
         self.connection_lost = stream._connection_lost  # type: ignore[method-assign]
         self.pause_writing = stream._pause_writing  # type: ignore[method-assign]
@@ -501,7 +507,15 @@ class BaseIOStream(_StreamReader):
             and isinstance(rtransport.get_protocol(), _StreamProtocol)
         )
         if self._bulk_capable and self._bulk_protocol is None:
-            self._bulk_protocol = _BulkProtocol(self)
+            self._bulk_protocol = _BytesProtocol(self, self._data_received_bulk)
+        self._direct_capable = (
+            rtransport is wtransport
+            and rtransport is not None
+            and rtransport.get_extra_info("sslcontext") is None
+            and isinstance(rtransport.get_protocol(), _StreamProtocol)
+        )
+        if self._direct_capable and self._consumer_protocol is None:
+            self._consumer_protocol = _BytesProtocol(self, self._consumer_data_received)
         if rtransport is not None and self._reading_paused:
             rtransport.pause_reading()
         if wtransport is not None:

@@ -79,6 +79,8 @@ class _StreamReader:
         "_bulk_capable",
         "_bulk_protocol",
         "_consumer",
+        "_consumer_protocol",
+        "_direct_capable",
         "_end",
         "_eof",
         "_grow",
@@ -145,6 +147,11 @@ class _StreamReader:
         self._bulk_protocol: Any = None
         self._protocol: Any = None
         self._consumer: Callable[[bytes], None] | None = None
+        # While a consumer is set on a plain TCP transport, the transport
+        # calls the stream's _consumer_data_received straight (see
+        # _set_consumer); None otherwise.
+        self._direct_capable = False
+        self._consumer_protocol: Any = None
         # Set while the consumer's receive went into the thread's scratch buffer.
         self._scratch = False
         # Half-close (see BaseIOStream._eof_received): the peer sent EOF but
@@ -179,8 +186,27 @@ class _StreamReader:
             self.close()
             return
         self._consumer = consumer
+        if self._direct_capable:
+            # Plain TCP: while there is a consumer, the transport hands each
+            # receive to _consumer_data_received as a bytes object (one call
+            # per arrival instead of get_buffer and buffer_updated).
+            transport = self._rtransport
+            direct = self._consumer_protocol
+            if consumer is not None:
+                if not self._bulk and transport.get_protocol() is not direct:
+                    transport.set_protocol(direct)
+            elif transport.get_protocol() is direct:
+                transport.set_protocol(self._protocol)
         if consumer is not None and self._reading_paused and self._read_kind == 0:
             self._resume_reading()
+
+    def _consumer_data_received(self, data: bytes) -> None:
+        # The consumer protocol's data_received (see _set_consumer).
+        consumer = self._consumer
+        if consumer is not None and not self._read_kind and self._start == self._end:
+            consumer(data)
+        else:
+            self._data_received(data)
 
     def _take_buffered(self) -> bytes:
         """Remove and return every buffered byte (``b""`` if none)."""
@@ -626,6 +652,10 @@ class _StreamReader:
             self._rebuild(max(total, self.read_chunk_size))
 
     def _get_buffer(self, sizehint: int) -> memoryview:
+        # (A get_buffer need not be followed by buffer_updated: a TLS read or
+        # a receive may find nothing. The next update is for the buffer
+        # returned last, so its kind is set afresh each time.)
+        self._into_direct = False
         if self._consumer is not None and self._start == self._end and not self._read_kind:
             # The consumer takes every byte at once: receive into the
             # thread's scratch buffer (get_buffer and buffer_updated are
@@ -637,6 +667,7 @@ class _StreamReader:
             except AttributeError:
                 scratch = _scratch.view = memoryview(bytearray(_SCRATCH_SIZE))
             return scratch
+        self._scratch = False
         if self._read_kind == _INTO and self._start == self._end:
             # Receive straight into the caller's buffer.
             view = self._into_view
