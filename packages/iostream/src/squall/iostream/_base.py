@@ -44,14 +44,33 @@ _ExcInfo: TypeAlias = (
 _WRITE_CHUNK = 256 * 1024
 
 
-class _BytesProtocol(asyncio.Protocol):
+class _ToStream:
+    """The rare protocol callbacks, forwarded to ``self.stream``."""
+
+    __slots__ = ()
+    stream: BaseIOStream
+
+    def eof_received(self) -> bool:
+        return self.stream._eof_received()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.stream._connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.stream._pause_writing()
+
+    def resume_writing(self) -> None:
+        self.stream._resume_writing()
+
+
+class _BytesProtocol(_ToStream, asyncio.Protocol):
     """A stream's protocol when data should arrive as bytes objects.
 
     Used in bulk mode (``stream._data_received_bulk``: large receives
     taken without a copy) and while a consumer takes every arrival on a
     plain socket (``stream._consumer_data_received``: one call per
-    arrival).  The other callbacks go to the stream.  Two slots: one of
-    these per mode and connection costs about a hundred bytes.
+    arrival).  Two slots: one of these per mode and connection costs
+    about a hundred bytes.
     """
 
     __slots__ = ("data_received", "stream")
@@ -60,25 +79,15 @@ class _BytesProtocol(asyncio.Protocol):
         self.stream = stream
         self.data_received = data_received  # type: ignore[method-assign, assignment]
 
-    def eof_received(self) -> bool:
-        return self.stream._eof_received()
 
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.stream._connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.stream._pause_writing()
-
-    def resume_writing(self) -> None:
-        self.stream._resume_writing()
-
-
-class _StreamProtocol(asyncio.BufferedProtocol):
+class _StreamProtocol(_ToStream, asyncio.BufferedProtocol):
     """The asyncio protocol of a stream.
 
-    Its methods are the stream's own bound methods, stored on the instance,
-    so the transport calls straight into the stream.  :meth:`bind` moves the
-    protocol to another stream (``start_tls`` hands the connection over).
+    The two calls made for every receive are the stream's own bound methods,
+    stored on the instance, so the transport calls straight into the
+    stream; the rare ones delegate (fewer objects per connection).
+    :meth:`bind` moves the protocol to another stream (``start_tls`` hands
+    the connection over).
     """
 
     def __init__(self, stream: BaseIOStream) -> None:
@@ -86,29 +95,14 @@ class _StreamProtocol(asyncio.BufferedProtocol):
 
     def bind(self, stream: BaseIOStream) -> None:
         self.stream = stream
-        # The two calls made for every receive go straight to the stream's
-        # bound methods; the rare ones delegate (fewer objects per
-        # connection).
         self.get_buffer = stream._get_buffer  # type: ignore[method-assign]
         self.buffer_updated = stream._buffer_updated  # type: ignore[method-assign]
 
     def data_received(self, data: bytes) -> None:
         self.stream._data_received(data)
 
-    def eof_received(self) -> bool:
-        return self.stream._eof_received()
-
     def connection_made(self, transport: Any) -> None:
         self.stream._connection_made(transport)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.stream._connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.stream._pause_writing()
-
-    def resume_writing(self) -> None:
-        self.stream._resume_writing()
 
 
 class _WriteBatch:
@@ -511,22 +505,20 @@ class BaseIOStream(_StreamReader):
             return
         self._rtransport = rtransport
         self._wtransport = wtransport
-        self._bulk_capable = (
+        # A plain socket (one transport, no TLS) can take bytes protocols:
+        # the consumer's always, bulk mode's on selector loops.
+        plain = (
             rtransport is wtransport
             and rtransport is not None
             and rtransport.get_extra_info("sslcontext") is None
-            and isinstance(self._loop, asyncio.SelectorEventLoop)
             and isinstance(rtransport.get_protocol(), _StreamProtocol)
         )
+        self._bulk_capable = plain and isinstance(self._loop, asyncio.SelectorEventLoop)
         if self._bulk_capable and self._bulk_protocol is None:
             self._bulk_protocol = _BytesProtocol(self, self._data_received_bulk)
-        self._direct_capable = (
-            rtransport is wtransport
-            and rtransport is not None
-            and rtransport.get_extra_info("sslcontext") is None
-            and isinstance(rtransport.get_protocol(), _StreamProtocol)
-        )
-        if self._direct_capable and self._consumer_protocol is None:
+        if not plain:
+            self._consumer_protocol = None
+        elif self._consumer_protocol is None:
             self._consumer_protocol = _BytesProtocol(self, self._consumer_data_received)
         if rtransport is not None and self._reading_paused:
             rtransport.pause_reading()

@@ -80,7 +80,6 @@ class _StreamReader:
         "_bulk_protocol",
         "_consumer",
         "_consumer_protocol",
-        "_direct_capable",
         "_end",
         "_eof",
         "_grow",
@@ -147,10 +146,8 @@ class _StreamReader:
         self._bulk_protocol: Any = None
         self._protocol: Any = None
         self._consumer: Callable[[bytes], None] | None = None
-        # While a consumer is set on a plain TCP transport, the transport
-        # calls the stream's _consumer_data_received straight (see
-        # _set_consumer); None otherwise.
-        self._direct_capable = False
+        # On a plain socket, the protocol installed while a consumer is set
+        # (see _set_consumer); None where the transport cannot take it.
         self._consumer_protocol: Any = None
         # Set while the consumer's receive went into the thread's scratch buffer.
         self._scratch = False
@@ -186,12 +183,12 @@ class _StreamReader:
             self.close()
             return
         self._consumer = consumer
-        if self._direct_capable:
-            # Plain TCP: while there is a consumer, the transport hands each
-            # receive to _consumer_data_received as a bytes object (one call
-            # per arrival instead of get_buffer and buffer_updated).
+        direct = self._consumer_protocol
+        if direct is not None:
+            # Plain socket: while there is a consumer, the transport hands
+            # each receive to _consumer_data_received as a bytes object (one
+            # call per arrival instead of get_buffer and buffer_updated).
             transport = self._rtransport
-            direct = self._consumer_protocol
             if consumer is not None:
                 if not self._bulk and transport.get_protocol() is not direct:
                     transport.set_protocol(direct)
