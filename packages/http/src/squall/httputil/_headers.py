@@ -172,6 +172,9 @@ class HTTPHeaders(MutableMapping[str, str]):
     .. versionadded:: 0.1.0
     """
 
+    # (No per-object dict: two of these are made for every request.)
+    __slots__ = ("_as_list", "_last_key")
+
     def __init__(self, *args: Any, **kwargs: str) -> None:
         self._as_list: dict[str, list[str]] = {}
         self._last_key: str | None = None

@@ -155,14 +155,21 @@ class HTTPServerRequest:
         """
         args = self._arguments
         if args is None:
-            # (Lists are copied: appending here must not change the others.)
-            args = {name: list(values) for name, values in self.query_arguments.items()}
-            for name, values in self.body_arguments.items():
-                merged = args.get(name)
-                if merged is None:
-                    args[name] = list(values)
-                else:
-                    merged.extend(values)
+            # (Lists are copied: appending here must not change the others.
+            # One source alone, the usual case, is copied in C.)
+            query = self.query_arguments
+            body = self.body_arguments
+            if not body or not query:
+                source = body or query
+                args = dict(zip(source, map(list, source.values())))
+            else:
+                args = {name: list(values) for name, values in query.items()}
+                for name, values in body.items():
+                    merged = args.get(name)
+                    if merged is None:
+                        args[name] = list(values)
+                    else:
+                        merged.extend(values)
             self._arguments = args
         return args
 
