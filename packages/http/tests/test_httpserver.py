@@ -195,6 +195,36 @@ async def test_size_limits(server: Server, data: bytes, expected: int) -> None:
     assert status_of(response) == expected
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\nHost: x\n\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+        b"GET / HTTP/1.1\r\nHost: x\n\r\n",
+        b"\n\n",
+    ],
+    ids=["bare LF lines", "CRLF then LF", "LF then CRLF", "blank LF lines"],
+)
+async def test_head_ended_by_bare_lf_is_refused_at_once(server: Server, data: bytes) -> None:
+    # The client keeps its side open: the head can never end with CRLF CRLF,
+    # and the server answers without waiting for EOF or a timeout.
+    response = await server.request(data, timeout=2.0, close=False)
+    assert status_of(response) == 400
+    assert b"Connection: close" in response
+
+
+async def test_head_ended_by_bare_lf_is_refused_after_a_slow_start(server: Server) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\n")
+        await asyncio.sleep(0.05)
+        writer.write(b"\n")
+        response = await asyncio.wait_for(reader.read(), 2.0)
+    finally:
+        writer.close()
+    assert status_of(response) == 400
+
+
 async def test_body_too_large_is_413_before_body_and_without_100_continue(io_loop: IOLoop) -> None:
     s = Server(echo_app, max_body_size=10)
     reader, writer = await asyncio.open_connection("127.0.0.1", s.port)

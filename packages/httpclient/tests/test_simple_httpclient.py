@@ -149,6 +149,23 @@ async def test_extra_bytes_after_a_response(simple: Any, raw_server: StartRaw) -
         assert (await client.fetch(server.url("/"))).body == b"ok"
 
 
+async def test_response_head_ended_by_bare_lf_fails_at_once(
+    simple: Any, raw_server: StartRaw
+) -> None:
+    async def lenient(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
+        await writer.drain()
+        await asyncio.sleep(10)  # keeps the connection open: no EOF to end the head
+
+    server = await raw_server(lenient)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(HTTPProtocolError, match="bare LF"):
+        await simple().fetch(server.url("/"), request_timeout=5)
+    assert loop.time() - started < 2
+
+
 async def test_cancel_while_queued_frees_the_slot(simple: Any, raw_server: StartRaw) -> None:
     async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:

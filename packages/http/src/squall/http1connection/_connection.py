@@ -46,6 +46,7 @@ from squall.httputil import (
     HTTPMessageDelegate,
     HTTPOutputError,
     HTTPServerConnectionDelegate,
+    MalformedHeaderError,
     RequestStartLine,
     ResponseStartLine,
     responses,
@@ -377,6 +378,12 @@ class HTTP1Connection(HTTPConnection):
                 return buf[:end]
             if len(buf) > limit:
                 self._raise_head_too_large(buf)
+            # A blank line ended with a bare LF ends a head that will never
+            # have its CRLF CRLF (a lenient peer's): refuse it now rather
+            # than wait for a timeout.  (No CRLF CRLF is in the buffer, so a
+            # LF CR LF here has a bare LF first.)
+            if buf.find(b"\n\n", scan) >= 0 or buf.find(b"\n\r\n", scan) >= 0:
+                raise MalformedHeaderError("bare LF in the message head (lines must end with CRLF)")
             if (
                 not self.is_client
                 and len(buf) > params.max_request_line

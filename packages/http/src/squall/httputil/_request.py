@@ -161,7 +161,7 @@ class HTTPServerRequest:
             body = self.body_arguments
             if not body or not query:
                 source = body or query
-                args = dict(zip(source, map(list, source.values())))
+                args = dict(zip(source, map(list, source.values()), strict=True))
             else:
                 args = {name: list(values) for name, values in query.items()}
                 for name, values in body.items():
