@@ -624,7 +624,6 @@ async def test_valid_handshake_by_hand(serve: Any, recorder: Recorder) -> None:
         (without("Connection"), "Connection"),
         (without("Connection", Connection="keep-alive"), "Connection"),
         (without("Sec-WebSocket-Version"), "Sec-WebSocket-Version"),
-        (without("Sec-WebSocket-Version", Sec_WebSocket_Version="8"), "Sec-WebSocket-Version"),
         (without("Sec-WebSocket-Key"), "Sec-WebSocket-Key"),
         (without("Sec-WebSocket-Key", Sec_WebSocket_Key="short"), "Sec-WebSocket-Key"),
         (without("Sec-WebSocket-Key", Sec_WebSocket_Key="!" * 24), "Sec-WebSocket-Key"),
@@ -639,6 +638,21 @@ async def test_malformed_handshakes_get_400(
     assert response.code == 400
     assert response.headers["Sec-WebSocket-Version"] == "13"
     assert words in response.text
+    assert recorder.events == []
+
+
+@pytest.mark.parametrize("version", ["8", "12", "14", "13, 8"])
+async def test_unsupported_version_gets_426_naming_13(
+    serve: Any, raw_client: Any, recorder: Recorder, version: str
+) -> None:
+    client = await raw_client(serve(make_app(recorder)))
+    with ExpectLog("squall.access", "426 GET /echo", required=False):
+        response = await client.request(
+            "GET", "/echo", without("Sec-WebSocket-Version", Sec_WebSocket_Version=version)
+        )
+    assert response.code == 426
+    assert response.headers["Sec-WebSocket-Version"] == "13"
+    assert "Sec-WebSocket-Version" in response.text
     assert recorder.events == []
 
 

@@ -1,7 +1,8 @@
 """WebSocketHandler: the server side, a RequestHandler that upgrades its request.
 
-``get()`` checks the opening handshake (400 for a malformed one, with
-``Sec-WebSocket-Version: 13``; 403 for a cross-origin one), negotiates the
+``get()`` checks the opening handshake (400 for a malformed one and 426
+for another version, with ``Sec-WebSocket-Version: 13``; 403 for a
+cross-origin one), negotiates the
 subprotocol and permessage-deflate, writes the ``101 Switching Protocols``
 head, takes the stream over from HTTP with :meth:`RequestHandler.detach`,
 calls :meth:`WebSocketHandler.open` and starts a
@@ -77,7 +78,8 @@ class WebSocketHandler(RequestHandler):
 
     The handshake is refused with 400 (and ``Sec-WebSocket-Version: 13``)
     when ``Upgrade``, ``Connection``, ``Sec-WebSocket-Version`` or
-    ``Sec-WebSocket-Key`` is missing or wrong, with 403 when
+    ``Sec-WebSocket-Key`` is missing or wrong, with 426 Upgrade Required
+    (and the same header) for a version other than 13, with 403 when
     :meth:`check_origin` refuses the ``Origin``, and with 405 for a method
     other than GET.
 
@@ -298,8 +300,14 @@ class WebSocketHandler(RequestHandler):
         if request.version != "HTTP/1.1":
             self._refuse(400, "A WebSocket handshake needs HTTP/1.1.")
             return
-        if headers.get("Sec-WebSocket-Version") != WEBSOCKET_VERSION:
-            self._refuse(400, "Unsupported Sec-WebSocket-Version: only 13 is supported.")
+        version = headers.get("Sec-WebSocket-Version")
+        if version != WEBSOCKET_VERSION:
+            # A version this server does not speak: 426, naming the one it
+            # does (RFC 6455 4.4); no version at all is a malformed request.
+            if version is None:
+                self._refuse(400, "Missing Sec-WebSocket-Version: only 13 is supported.")
+            else:
+                self._refuse(426, "Unsupported Sec-WebSocket-Version: only 13 is supported.")
             return
         key = headers.get("Sec-WebSocket-Key")
         if not is_valid_key(key):
