@@ -1399,6 +1399,34 @@ def test_request_defaults() -> None:
     assert not request.supports_http_1_1()
 
 
+@pytest.mark.parametrize(
+    ("target", "uri", "path", "query", "host"),
+    [
+        ("http://example.com:8/a/b?c=1", "/a/b?c=1", "/a/b", "c=1", "example.com:8"),
+        ("https://x", "/", "/", "", "x"),
+        ("http://x?c=1", "/?c=1", "/", "c=1", "x"),
+        ("http://[::1]:8/p#frag", "/p", "/p", "", "[::1]:8"),
+        ("/plain?q", "/plain?q", "/plain", "q", "header.example"),
+        ("*", "*", "*", "", "header.example"),
+    ],
+)
+def test_request_absolute_form_target_gives_path_and_host(
+    target: str, uri: str, path: str, query: str, host: str
+) -> None:
+    # RFC 9112 3.2.2: the target's authority replaces the Host header.
+    request = HTTPServerRequest(
+        start_line=RequestStartLine("GET", target, "HTTP/1.1"),
+        headers=HTTPHeaders(Host="header.example"),
+    )
+    assert (request.uri, request.path, request.query, request.host) == (uri, path, query, host)
+    assert request.full_url() == f"http://{host}{uri}"
+
+
+def test_request_host_argument_wins_over_absolute_form() -> None:
+    request = HTTPServerRequest("GET", "http://a.example/x", host="b.example")
+    assert (request.uri, request.host) == ("/x", "b.example")
+
+
 def test_request_from_start_line_and_connection() -> None:
     connection = RecordingConnection()
     server_conn = object()

@@ -515,6 +515,29 @@ async def test_keep_alive_pipelining_and_status_codes(serve: Any, raw_client: An
     assert (response.code, response.headers["Allow"]) == (405, "GET, POST")
 
 
+async def test_absolute_form_target_is_routed_by_its_path_and_host(
+    serve: Any, raw_client: Any
+) -> None:
+    class Where(web.RequestHandler):
+        def get(self) -> None:
+            self.write(f"{self.request.host} {self.request.uri} {self.get_argument('q')}")
+
+    application = web.Application([(r"/where", Where)])
+    application.add_handlers(r"other\.example", [(r"/where", Hello)])
+    port = serve(application)
+    client = await raw_client(port)
+    # RFC 9112 3.2.2: a server accepts absolute-form and takes the host
+    # from the target, not from the Host header.
+    await client.send(b"GET http://site.example:8/where?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = await client.read_response()
+    assert (response.code, response.body) == (200, b"site.example:8 /where?q=1 1")
+    await client.send(b"GET http://other.example/where HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = await client.read_response()
+    assert (response.code, response.body) == (200, b"Hello, world")
+    await client.send(b"GET http://user@site.example/where HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await client.read_response()).code == 400
+
+
 async def test_http10_and_connection_close(serve: Any, raw_client: Any) -> None:
     port = serve(web.Application([(r"/", Hello)]))
     client = await raw_client(port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.cookies
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,27 @@ _HOST_NAMES: dict[str, str] = {}
 _HOST_NAMES_MAX = 256
 
 
+def _split_absolute_form(uri: str) -> tuple[str, str | None]:
+    """``(origin form, authority)`` of an absolute-form target.
+
+    An empty path becomes ``/``; a fragment (which a request target
+    cannot have) is dropped. (The server's parser refuses an authority
+    that is not a valid host, userinfo included.)
+    A target that does not parse as a URL is returned unchanged, with no
+    authority.
+    """
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:
+        return uri, None
+    if not parts.scheme or not parts.netloc:
+        return uri, None
+    origin = parts.path or "/"
+    if parts.query:
+        origin = f"{origin}?{parts.query}"
+    return origin, parts.netloc
+
+
 class HTTPServerRequest:
     """A single HTTP request received by a server.
 
@@ -36,7 +58,10 @@ class HTTPServerRequest:
 
     * ``method``, ``uri``, ``version``: from the request line
       (``"GET"``, ``"/a?b=1"``, ``"HTTP/1.1"``); ``path`` and ``query`` are
-      ``uri`` split at the first ``?``.
+      ``uri`` split at the first ``?``. A target in absolute form
+      (``http://host:8/a?b=1``, which a server must accept, RFC 9112 3.2.2)
+      is split: ``uri`` is its origin form (``/a?b=1``) and ``host`` its
+      authority, in place of the ``Host`` header.
     * ``headers``: the :class:`.HTTPHeaders`.
     * ``body``: the body, ``bytes`` (``b""`` until it has been read).
     * ``remote_ip``: the peer's address (``None`` if unknown) and
@@ -90,6 +115,10 @@ class HTTPServerRequest:
     ) -> None:
         if start_line is not None:
             method, uri, version = start_line
+        if uri and uri[0] != "/" and "://" in uri:
+            uri, authority = _split_absolute_form(uri)
+            if not host:
+                host = authority
         self.method = method
         self.uri = uri
         self.version = version
