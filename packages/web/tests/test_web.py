@@ -299,6 +299,13 @@ async def test_error_handler_and_redirect_handler(fake_client: Any) -> None:
     )
     client = fake_client(app)
     assert (await client.fetch("/gone")).code == 410
+    # Any standard method gets the handler's status, and an unmatched path
+    # a 404, never a 405 with an empty Allow.
+    for method in ("DELETE", "TRACE", "CONNECT"):
+        response = await client.fetch("/gone", method=method)
+        assert response.code == 410, method
+        response = await client.fetch("/nowhere", method=method)
+        assert (response.code, "Allow" in response.headers) == (404, False), method
     response = await client.fetch("/old/a/b?x=1&y=2")
     assert response.code == 301
     assert response.headers["Location"] == "/new/a/b?x=1&y=2"

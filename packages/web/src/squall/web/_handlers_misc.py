@@ -21,10 +21,19 @@ class ErrorHandler(RequestHandler):
 
         (r"/gone/.*", ErrorHandler, {"status_code": 410})
 
+    Every standard method gets that status (``TRACE`` and ``CONNECT``
+    included): there is no resource whose methods a 405 could list.
+
     :param status_code: the status to answer.
 
     .. versionadded:: 0.1.0
     """
+
+    SUPPORTED_METHODS = (
+        *RequestHandler.SUPPORTED_METHODS,
+        "TRACE",
+        "CONNECT",
+    )
 
     def initialize(self, status_code: int) -> None:
         """Store the status code; see the class docstring.
