@@ -86,6 +86,25 @@ class BenchError(Exception):
     """A server did not start, answered wrongly, or wrk failed."""
 
 
+def stale_compiled_sources(compiled_dir: Path = COMPILED_DIR) -> list[str]:
+    """The squall-http sources that differ from those the compiled build was made of.
+
+    The build installs each module's ``.py`` next to its extension, so a
+    source edited (or added) since ``bench/setup_env.sh`` shows up here;
+    the compiled servers would run the old code.
+    """
+    source_root = ROOT / "packages" / "http" / "src"
+    stale = []
+    for source in sorted(source_root.rglob("*.py")):
+        relative = source.relative_to(source_root)
+        if relative.parts[0] != "squall":
+            continue
+        built = compiled_dir / relative
+        if not built.is_file() or built.read_bytes() != source.read_bytes():
+            stale.append(str(relative))
+    return stale
+
+
 # --------------------------------------------------------------------------
 # The requests each application answers
 
@@ -206,6 +225,13 @@ class ServerSpec:
         if self.kind.endswith("-compiled"):
             if not COMPILED_DIR.is_dir():
                 raise BenchError(f"{COMPILED_DIR} is missing: run bench/setup_env.sh")
+            stale = stale_compiled_sources()
+            if stale:
+                raise BenchError(
+                    f"the compiled build in {COMPILED_DIR} is older than packages/http"
+                    f" ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}):"
+                    " run bench/setup_env.sh"
+                )
             env["PYTHONPATH"] = str(COMPILED_DIR)
         env.pop("PYTHONDEVMODE", None)
         env.pop("PYTHONASYNCIODEBUG", None)
