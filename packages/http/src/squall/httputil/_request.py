@@ -126,9 +126,16 @@ class HTTPServerRequest:
             headers = HTTPHeaders()
         self.headers = headers
         self.body = body or b""
-        context = getattr(connection, "context", None)
-        self.remote_ip: str | None = getattr(context, "remote_ip", None)
-        self.protocol: str = getattr(context, "protocol", "http")
+        try:  # (a server's connection and context have these: no getattr calls)
+            context = connection.context  # type: ignore[union-attr]
+            remote_ip = context.remote_ip
+            protocol = context.protocol
+        except AttributeError:
+            context = getattr(connection, "context", None)
+            remote_ip = getattr(context, "remote_ip", None)
+            protocol = getattr(context, "protocol", "http")
+        self.remote_ip: str | None = remote_ip
+        self.protocol: str = protocol
         if not host:
             hosts = headers._as_list.get("Host")
             host = (hosts[0] if len(hosts) == 1 else ",".join(hosts)) if hosts else None
