@@ -195,7 +195,12 @@ class _HandlerDelegate(HTTPMessageDelegate):
         if application._reset_caches:
             application._reset_debug_caches()
         try:
-            handler = self.handler_class(application, request, **self.handler_kwargs)
+            kwargs = self.handler_kwargs
+            handler = (
+                self.handler_class(application, request, **kwargs)
+                if kwargs
+                else self.handler_class(application, request)  # (no star-call)
+            )
         except Exception:
             app_log.error(
                 "Exception creating %s for %s %s",

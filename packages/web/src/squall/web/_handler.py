@@ -268,7 +268,10 @@ class RequestHandler(_RenderHandler):
             function = getattr(self, _METHOD_ATTRS.get(method) or method.lower(), None)
             if function is None:
                 raise HTTPError(405)
-            result = function(*self.path_args, **self.path_kwargs)
+            args = self.path_args
+            kwargs = self.path_kwargs
+            # (A plain call when there are no path arguments: no star-call.)
+            result = function(*args, **kwargs) if args or kwargs else function()
             if result is not None:
                 if isinstance(result, asyncio.Future) and result.done():
                     result.result()

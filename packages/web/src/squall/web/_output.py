@@ -348,7 +348,7 @@ class _OutputHandler:
                 else _start_line(status, self._reason),
                 self._headers,
                 chunk,
-                callback=callback,
+                callback,
             )
         for transform in self._transforms:
             chunk = transform.transform_chunk(chunk, include_footers)
@@ -418,7 +418,7 @@ class _OutputHandler:
                 buffer = self._write_buffer
                 length = len(buffer[0]) if len(buffer) == 1 else sum(map(len, buffer))
                 fields["Content-Length"] = [str(length)]
-        future = self.flush(include_footers=True)
+        future = self.flush(True)  # (include_footers, positionally: cheaper)
         self._finished = True
         try:
             request.connection.finish()  # type: ignore[union-attr]  # flush checked it
