@@ -26,13 +26,13 @@ _HOST_NAMES_MAX = 256
 
 
 def _split_absolute_form(uri: str) -> tuple[str, str | None]:
-    """``(origin form, authority)`` of an absolute-form target.
+    """Return ``(origin form, authority)`` for an absolute-form target.
 
-    An empty path becomes ``/``; a fragment (which a request target
-    cannot have) is dropped. (The server's parser refuses an authority
-    that is not a valid host, userinfo included.)
-    A target that does not parse as a URL is returned unchanged, with no
-    authority.
+    An empty path becomes ``/``; a fragment (which a request target cannot
+    have) is dropped. A target that does not parse as a URL with a host
+    comes back unchanged, with no authority. (The server's parser has
+    already refused an authority that is not a valid host, userinfo
+    included.)
     """
     try:
         parts = urllib.parse.urlsplit(uri)

@@ -2,10 +2,10 @@
 
 ``get()`` checks the opening handshake (400 for a malformed one and 426
 for another version, with ``Sec-WebSocket-Version: 13``; 403 for a
-cross-origin one), negotiates the
-subprotocol and permessage-deflate, writes the ``101 Switching Protocols``
-head, takes the stream over from HTTP with :meth:`RequestHandler.detach`,
-calls :meth:`WebSocketHandler.open` and starts a
+cross-origin one), negotiates the subprotocol and permessage-deflate,
+writes the ``101 Switching Protocols`` head, takes the stream over from
+HTTP with :meth:`RequestHandler.detach`, calls
+:meth:`WebSocketHandler.open` and starts a
 :class:`~squall.websocket._protocol.WebSocketProtocol` on the stream.
 Other methods are answered 405 by ``RequestHandler``.
 """
