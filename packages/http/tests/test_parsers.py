@@ -65,6 +65,18 @@ Outcome = tuple[Any, ...]
 Parse = Callable[..., tuple[RequestStartLine, HTTPHeaders]]
 
 
+@pytest.fixture(autouse=True)
+def llhttp_for_every_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Have the httptools parser use llhttp for short heads too.
+
+    By default it hands heads of few fields to the reference parser (which
+    is faster for them); here every head goes through llhttp and its
+    checks, so the agreement tests test them.
+    """
+    if _httptools is not None:
+        monkeypatch.setattr(_httptools, "_MIN_FIELDS", 0)
+
+
 def outcome(parse: Parse, head: bytes, **kwargs: Any) -> Outcome:
     """What a parser makes of ``head``: its full result, or its error and status.
 
@@ -174,6 +186,26 @@ def test_typical_heads_take_the_fast_path(
     monkeypatch.setattr(_httptools, "_HOSTS", set())
     for _ in range(2):  # cold, then warm name and host caches
         assert outcome(_httptools.parse_request_head_httptools, head) == expected
+
+
+@needs_httptools
+def test_short_heads_go_to_the_reference_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the module's own threshold, not the autouse fixture's
+    handed: list[bytes] = []
+
+    def reference(head: bytes, **kwargs: Any) -> Any:
+        handed.append(head)
+        return parse_request_head(head, **kwargs)
+
+    monkeypatch.setattr(_httptools, "parse_request_head", reference)
+    fields = [b"Host: a.example", *(b"X-Field-%d: %d" % (i, i) for i in range(20))]
+    for count in (1, _httptools._MIN_FIELDS - 1, _httptools._MIN_FIELDS, 20):
+        head = b"GET /p HTTP/1.1\r\n" + b"\r\n".join(fields[:count])
+        handed.clear()
+        assert outcome(_httptools.parse_request_head_httptools, head) == outcome(
+            parse_request_head, head
+        )
+        assert bool(handed) == (count < _httptools._MIN_FIELDS), count
 
 
 @needs_httptools

@@ -18,6 +18,10 @@ return exactly the same start line and headers:
   canonicalised (a bounded cache maps names seen to their canonical form);
 * an HTTP/1.1 request has one valid Host (valid hosts are cached too).
 
+Short heads (fewer than ``_MIN_FIELDS`` field lines: most requests of
+API clients) are handed to the reference parser straight away: for them
+it is faster than llhttp plus the checks below.
+
 What is left to llhttp is what every version since httptools 0.6 refuses:
 a control character (CR and LF included) in a field value, and a field line
 not ended by CRLF.  ``tests/test_parsers.py`` checks that on the installed
@@ -62,6 +66,13 @@ _NAMES_MAX: Final = 1000
 # Host values already checked valid (for an origin-form target).
 _HOSTS: set[str] = set()
 _HOSTS_MAX: Final = 256
+
+# Heads with fewer fields go to the reference parser, which is faster for
+# them: both spend ~0.25 µs a field line, and llhttp's way has ~0.35 µs more
+# fixed cost (a parser per head, the checks above).  Measured with
+# CPython 3.11 and httptools 0.9: 1 field 1.59 µs pure vs 1.93 µs here, 6
+# fields 2.93 vs 3.14, 10 fields 4.09 vs 4.07, 16 fields 5.67 vs 5.47.
+_MIN_FIELDS = 10
 
 _new_tuple = tuple.__new__
 _new_headers = HTTPHeaders.__new__
@@ -123,7 +134,7 @@ def parse_request_head_httptools(
     .. versionadded:: 0.1.0
     """
     lf = head.count(b"\n")
-    if lf > max_fields:
+    if lf > max_fields or lf < _MIN_FIELDS:
         return parse_request_head(head, max_fields=max_fields, extra_methods=extra_methods)
     try:
         proto = _pool.pop()
