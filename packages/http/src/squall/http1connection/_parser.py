@@ -39,6 +39,7 @@ from squall.httputil import (
     ResponseStartLine,
     UnsupportedHTTPVersionError,
 )
+from squall.httputil._misc import _split_absolute_form
 
 __all__ = [
     "BadFramingError",
@@ -133,26 +134,12 @@ def parse_request_line(line: str, extra_methods: frozenset[str] = frozenset()) -
             pass  # authority-form
         elif "://" not in target:
             raise MalformedStartLineError(f"invalid request target {target[:80]!r}")
-        elif not _valid_host(_target_authority(target)):
-            # absolute-form: its authority stands in for the Host header.
+        elif not _valid_host(_split_absolute_form(target)[0]):
+            # absolute-form: its authority stands in for the Host header
+            # (userinfo fails the check: RFC 9110 4.2.4 has it refused).
             raise MalformedStartLineError(f"invalid authority in request target {target[:80]!r}")
     # (tuple.__new__ skips the named tuple's Python-level __new__.)
     return _new_tuple(RequestStartLine, parts)
-
-
-def _target_authority(target: str) -> str:
-    """Return the authority (host and port) of an absolute-form target.
-
-    Userinfo stays in it, so the host check that follows refuses it (RFC
-    9110 4.2.4 has recipients treat userinfo as an error).
-    """
-    rest = target.partition("://")[2]
-    end = len(rest)
-    for delimiter in "/?#":
-        found = rest.find(delimiter)
-        if 0 <= found < end:
-            end = found
-    return rest[:end]
 
 
 def _check_version(version: str) -> None:

@@ -88,6 +88,26 @@ def format_timestamp(
     return email.utils.formatdate(seconds, usegmt=True)
 
 
+def _split_absolute_form(target: str) -> tuple[str, str]:
+    """Return ``(authority, origin form)`` of an absolute-form request target.
+
+    ``http://host:8/a?b=1#f`` gives ``("host:8", "/a?b=1")``: the authority
+    runs to the first ``/``, ``?`` or ``#`` after ``://`` (userinfo stays
+    in it, for the caller's host check to refuse); an empty path becomes
+    ``/``; a fragment, which a request target cannot have, is dropped.
+    """
+    rest = target.partition("://")[2]
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter)
+        if 0 <= found < end:
+            end = found
+    origin = rest[end:].partition("#")[0]
+    if origin[:1] != "/":
+        origin = "/" + origin
+    return rest[:end], origin
+
+
 def split_host_and_port(netloc: str) -> tuple[str, int | None]:
     """Split ``host:port`` into the host and the port (``None`` if absent).
 

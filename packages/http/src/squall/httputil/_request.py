@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.cookies
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ from squall.httputil._errors import HTTPOutputError
 from squall.httputil._headers import HTTPHeaders
 from squall.httputil._interfaces import HTTPConnection
 from squall.httputil._lines import RequestStartLine
-from squall.httputil._misc import split_host_and_port
+from squall.httputil._misc import _split_absolute_form, split_host_and_port
 from squall.httputil._params import parse_cookie
 
 __all__ = ["HTTPServerRequest"]
@@ -23,27 +22,6 @@ __all__ = ["HTTPServerRequest"]
 # host -> host_name, for the few Host values a server sees (bounded).
 _HOST_NAMES: dict[str, str] = {}
 _HOST_NAMES_MAX = 256
-
-
-def _split_absolute_form(uri: str) -> tuple[str, str | None]:
-    """Return ``(origin form, authority)`` for an absolute-form target.
-
-    An empty path becomes ``/``; a fragment (which a request target cannot
-    have) is dropped. A target that does not parse as a URL with a host
-    comes back unchanged, with no authority. (The server's parser has
-    already refused an authority that is not a valid host, userinfo
-    included.)
-    """
-    try:
-        parts = urllib.parse.urlsplit(uri)
-    except ValueError:
-        return uri, None
-    if not parts.scheme or not parts.netloc:
-        return uri, None
-    origin = parts.path or "/"
-    if parts.query:
-        origin = f"{origin}?{parts.query}"
-    return origin, parts.netloc
 
 
 class HTTPServerRequest:
@@ -116,7 +94,7 @@ class HTTPServerRequest:
         if start_line is not None:
             method, uri, version = start_line
         if uri and uri[0] != "/" and "://" in uri:
-            uri, authority = _split_absolute_form(uri)
+            authority, uri = _split_absolute_form(uri)
             if not host:
                 host = authority
         self.method = method

@@ -115,15 +115,25 @@ class _HandlerDelegate(HTTPMessageDelegate):
         self.application = application
         self.request = request
         self.connection = request.connection
+        self._route_to(handler_class, handler_kwargs, path_args, path_kwargs)
+        self.chunks: list[bytes] | None = None
+        self.handler: RequestHandler | None = None
+        self._body_error: HTTPInputError | None = None
+
+    def _route_to(
+        self,
+        handler_class: type[RequestHandler],
+        handler_kwargs: dict[str, Any] | None,
+        path_args: Sequence[bytes | None] | None,
+        path_kwargs: dict[str, bytes | None] | None,
+    ) -> None:
+        """Run ``handler_class`` with raw path arguments (the handler decodes them)."""
         self.handler_class = handler_class
         self.handler_kwargs = handler_kwargs or {}
         self.path_args = path_args or ()
         self.path_kwargs = path_kwargs or {}
-        self.path_decoded = False  # (raw values: the handler decodes them)
-        self.chunks: list[bytes] | None = None
-        self.handler: RequestHandler | None = None
+        self.path_decoded = False
         self.stream_request_body = handler_class._stream_request_body
-        self._body_error: HTTPInputError | None = None
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
@@ -337,20 +347,6 @@ class _RequestDispatcher(_HandlerDelegate):
         if self.stream_request_body:
             return self._start_streaming()
         return None
-
-    def _route_to(
-        self,
-        handler_class: type[RequestHandler],
-        handler_kwargs: dict[str, Any] | None,
-        path_args: Sequence[bytes | None] | None,
-        path_kwargs: dict[str, bytes | None] | None,
-    ) -> None:
-        self.handler_class = handler_class
-        self.handler_kwargs = handler_kwargs or {}
-        self.path_args = path_args or ()
-        self.path_kwargs = path_kwargs or {}
-        self.path_decoded = False
-        self.stream_request_body = handler_class._stream_request_body
 
     def _forward(
         self,
