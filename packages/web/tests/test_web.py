@@ -831,6 +831,52 @@ async def test_body_arguments(fake_client: Any) -> None:
     assert data["query"] == "q"
 
 
+class ArgumentSourcesHandler(web.RequestHandler):
+    """Reads arguments before and after changing ``request.arguments``."""
+
+    def post(self) -> None:
+        before = self.get_arguments("a")
+        self.request.arguments.setdefault("added", []).append(b"yes")
+        self.request.arguments["a"].append(b"late")
+        self.write(
+            {
+                "before": before,
+                "a": self.get_arguments("a"),
+                "added": self.get_argument("added", None),
+                "bodies": self.get_body_arguments("a"),
+                "queries": self.get_query_arguments("a"),
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "before"),
+    [
+        ("", b"a=b1&a=b2", ["b1", "b2"]),  # body alone
+        ("?a=q1&a=q2", b"", ["q1", "q2"]),  # query alone
+        ("?a=q", b"a=b", ["q", "b"]),  # both
+    ],
+)
+async def test_arguments_from_one_or_both_sources(
+    fake_client: Any, query: str, body: bytes, before: list[str]
+) -> None:
+    # get_argument reads a lone source directly; request.arguments stays a
+    # separate dict whose changes get_argument then sees, and which leave
+    # the query and body arguments alone.
+    response = await fake_client(web.Application([(r"/", ArgumentSourcesHandler)])).fetch(
+        "/" + query,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=body,
+    )
+    data = json.loads(response.body)
+    assert data["before"] == before
+    assert data["a"] == [*before, "late"]
+    assert data["added"] == "yes"
+    assert data["bodies"] == [v for v in before if v.startswith("b")]
+    assert data["queries"] == [v for v in before if v.startswith("q")]
+
+
 async def test_body_in_several_chunks(fake_client: Any) -> None:
     response = await fake_client(args_app()).fetch(
         "/",
