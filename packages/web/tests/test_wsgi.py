@@ -867,7 +867,12 @@ async def test_flask_app(serve: Callable[..., Server]) -> None:
 def test_public_api() -> None:
     import squall.wsgi
 
-    assert squall.wsgi.__all__ == ["WSGIApplicationError", "WSGIContainer"]
+    assert squall.wsgi.__all__ == [
+        "WSGIAdapter",
+        "WSGIAdapterError",
+        "WSGIApplicationError",
+        "WSGIContainer",
+    ]
     container = WSGIContainer(hello_app)
     assert container.wsgi_application is hello_app
     assert container.executor is None

@@ -1,4 +1,10 @@
-"""WSGI support: run a WSGI application (Flask, Django, ...) on Squall's HTTP server.
+"""WSGI support, both ways: WSGI applications on Squall, Squall applications under WSGI.
+
+:class:`WSGIContainer` runs a WSGI application (Flask, Django, ...) on
+Squall's HTTP server; :class:`WSGIAdapter` (Tornado 5's, which Tornado 6
+removed) does the reverse, serving a :class:`~squall.web.Application`
+whose handlers are synchronous from any WSGI server (gunicorn, uWSGI,
+mod_wsgi, ...). See each class for the details and the limits.
 
 :class:`WSGIContainer` adapts a `PEP 3333 <https://peps.python.org/pep-3333/>`_
 application to Squall's request callback interface, so it can be served by
@@ -41,6 +47,7 @@ Exceptions::
 
     squall.web.WebError
      +-- WSGIApplicationError   -- the WSGI application broke PEP 3333
+     +-- WSGIAdapterError       -- a handler under WSGIAdapter did not finish synchronously
 
 .. versionadded:: 0.1.0
 """
@@ -59,6 +66,7 @@ from types import TracebackType
 from typing import Any
 
 from squall._version_web import __version__
+from squall._wsgi_adapter import _HOP_BY_HOP, WSGIAdapter, WSGIAdapterError
 from squall.concurrent import DummyExecutor
 from squall.httputil import (
     HTTPHeaders,
@@ -73,28 +81,11 @@ from squall.iostream import StreamClosedError
 from squall.log import access_log, app_log, gen_log
 from squall.web._errors import WebError
 
-__all__ = ["WSGIApplicationError", "WSGIContainer"]
+__all__ = ["WSGIAdapter", "WSGIAdapterError", "WSGIApplicationError", "WSGIContainer"]
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 _StartResponse = Callable[..., Callable[[bytes], None]]
 _WSGIApp = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
-
-# Headers that describe one connection, not the response (RFC 9110 7.6.1):
-# the server sets the ones it needs; PEP 3333 forbids applications to.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 
 _STATUS_RE = re.compile(r"([1-5][0-9][0-9])(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
