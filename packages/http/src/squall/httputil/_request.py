@@ -191,6 +191,24 @@ class HTTPServerRequest:
     def arguments(self, value: dict[str, list[bytes]]) -> None:
         self._arguments = value
 
+    def _argument_source(self) -> dict[str, list[bytes]]:
+        """Where to read an argument (``RequestHandler.get_argument``), without copying.
+
+        :attr:`arguments` once built; until then, when the arguments all
+        come from one source -- the query string, or the body when there is
+        no query string -- that source, of which :attr:`arguments` would
+        be a copy. Otherwise :attr:`arguments`, built now.
+        """
+        args = self._arguments
+        if args is not None:
+            return args
+        body = self.body_arguments
+        if not body:
+            return self.query_arguments
+        if not self.query and not self._query_arguments:
+            return body
+        return self.arguments
+
     @property
     def cookies(self) -> dict[str, http.cookies.Morsel[str]]:
         """The cookies sent with the request, as :class:`http.cookies.Morsel` objects.

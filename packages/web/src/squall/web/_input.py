@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from squall.httputil import HTTPServerRequest
 from squall.web._errors import HTTPError, MissingArgumentError
 from squall.web._output import _OutputHandler
 
@@ -24,22 +23,6 @@ _CONTROL_CHARS_RE = re.compile("[\x00-\x08\x0e-\x1f]")
 # The same characters as bytes: in UTF-8 they are exactly these octets, so
 # a raw value without them decodes to text the pattern would not change.
 _CONTROL_BYTES = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20))
-
-
-def _argument_source(request: HTTPServerRequest) -> dict[str, list[bytes]]:
-    """Where to read ``request``'s arguments while its merged dict is unbuilt.
-
-    When they all come from one source, the query string or the body, that
-    source: the merged :attr:`~squall.httputil.HTTPServerRequest.arguments`
-    would be a copy of it (about a microsecond for a three-field form).
-    Otherwise the merged dict, built now.
-    """
-    body = request.body_arguments
-    if not body:
-        return request.query_arguments
-    if not request.query and not request._query_arguments:
-        return body
-    return request.arguments
 
 
 class _ArgDefaultMarker:
@@ -73,22 +56,14 @@ class _InputHandler(_OutputHandler):
 
         .. versionadded:: 0.1.0
         """
-        request = self.request
-        arguments = request._arguments  # (the merged dict, once built: no property call)
-        if arguments is None:
-            arguments = _argument_source(request)
-        return self._get_argument(name, default, arguments, strip)
+        return self._get_argument(name, default, self.request._argument_source(), strip)
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
         """Return every value of argument ``name`` (query then body); maybe empty.
 
         .. versionadded:: 0.1.0
         """
-        request = self.request
-        arguments = request._arguments
-        if arguments is None:
-            arguments = _argument_source(request)
-        return self._get_arguments(name, arguments, strip)
+        return self._get_arguments(name, self.request._argument_source(), strip)
 
     @overload
     def get_body_argument(self, name: str, default: str = ..., strip: bool = True) -> str: ...
