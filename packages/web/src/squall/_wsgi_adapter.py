@@ -51,6 +51,7 @@ from squall.httputil import (
 from squall.ioloop import AsyncIOMainLoop, IOLoop
 from squall.log import app_log, gen_log
 from squall.web._errors import WebError
+from squall.web._output import _UNSAFE_VALUE_RE
 
 if TYPE_CHECKING:
     from squall.web import Application
@@ -87,7 +88,6 @@ _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_VALUE_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class WSGIAdapterError(WebError):

@@ -66,7 +66,12 @@ from types import TracebackType
 from typing import Any
 
 from squall._version_web import __version__
-from squall._wsgi_adapter import _HOP_BY_HOP, WSGIAdapter, WSGIAdapterError
+from squall._wsgi_adapter import (
+    _HOP_BY_HOP,
+    _TOKEN_RE,
+    WSGIAdapter,
+    WSGIAdapterError,
+)
 from squall.concurrent import DummyExecutor
 from squall.httputil import (
     HTTPHeaders,
@@ -80,6 +85,7 @@ from squall.ioloop import IOLoop
 from squall.iostream import StreamClosedError
 from squall.log import access_log, app_log, gen_log
 from squall.web._errors import WebError
+from squall.web._output import _UNSAFE_VALUE_RE
 
 __all__ = ["WSGIAdapter", "WSGIAdapterError", "WSGIApplicationError", "WSGIContainer"]
 
@@ -88,8 +94,6 @@ _StartResponse = Callable[..., Callable[[bytes], None]]
 _WSGIApp = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
 
 _STATUS_RE = re.compile(r"([1-5][0-9][0-9])(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_VALUE_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 _SERVER_HEADER = f"SquallServer/{__version__}"
 
