@@ -363,6 +363,101 @@ def test_initialize_and_uninitialize_sigchld(monkeypatch: pytest.MonkeyPatch) ->
     assert signal.getsignal(signal.SIGCHLD) == before
 
 
+def _current_wakeup_fd() -> int:
+    current = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(current)
+    return current
+
+
+def test_sigchld_wakeup_descriptor_taken_and_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    Subprocess.uninitialize()
+    monkeypatch.setattr(Subprocess, "_use_pidfd", False)
+    assert _current_wakeup_fd() == -1
+    Subprocess.initialize()
+    try:
+        assert _current_wakeup_fd() != -1
+    finally:
+        Subprocess.uninitialize()
+    assert _current_wakeup_fd() == -1
+
+
+def test_sigchld_wakeup_leaves_another_owners_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    Subprocess.uninitialize()
+    monkeypatch.setattr(Subprocess, "_use_pidfd", False)
+    theirs, other = socket.socketpair()
+    theirs.setblocking(False)
+    signal.set_wakeup_fd(theirs.fileno())
+    try:
+        Subprocess.initialize()
+        assert _current_wakeup_fd() == theirs.fileno()
+        Subprocess.uninitialize()
+        assert _current_wakeup_fd() == theirs.fileno()
+    finally:
+        Subprocess.uninitialize()
+        signal.set_wakeup_fd(-1)
+        theirs.close()
+        other.close()
+
+
+async def test_exit_noticed_when_sigchld_lands_in_another_thread(child_watch: str) -> None:
+    # With SIGCHLD blocked in the main thread the kernel hands it to another
+    # thread; Python then runs the handler only when the main thread next
+    # wakes up.  The same happens when the signal arrives just before the
+    # main thread blocks in its poller.  The exit must be noticed at once.
+    Subprocess.initialize()
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+    try:
+        proc = Subprocess(["sh", "-c", "sleep 0.1; exit 3"])
+        started = time.monotonic()
+        returncode = await asyncio.wait_for(proc.wait_for_exit(raise_error=False), 10)
+        elapsed = time.monotonic() - started
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+    assert returncode == 3
+    assert elapsed < 2.0
+
+
+def test_sigchld_wakeup_in_forked_child(tmp_path: Path) -> None:
+    # A child forked after initialize() (as by fork_processes) gets a wakeup
+    # pipe of its own: the parent's reader thread is not there.
+    script = tmp_path / "forked.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, os, signal, sys, time
+            from squall.ioloop import IOLoop
+            from squall.process import Subprocess
+
+            Subprocess._use_pidfd = False
+            Subprocess.initialize()
+            pid = os.fork()
+            if pid == 0:
+                async def main():
+                    # Unblocked first, so the child's reader thread can take it.
+                    assert await Subprocess(["true"]).wait_for_exit() == 0
+                    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+                    proc = Subprocess(["sh", "-c", "sleep 0.1; exit 4"])
+                    started = time.monotonic()
+                    code = await asyncio.wait_for(proc.wait_for_exit(raise_error=False), 10)
+                    assert code == 4, code
+                    assert time.monotonic() - started < 2.0
+                try:
+                    IOLoop().run_sync(main)
+                except BaseException as exc:
+                    print("child failed:", repr(exc), flush=True)
+                    os._exit(1)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_initialize_with_pidfd_leaves_sigchld_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     if not process._pidfd_supported():
         pytest.skip("no pidfd on this platform")

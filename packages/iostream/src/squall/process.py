@@ -13,7 +13,13 @@ How child exits are noticed: on Linux each :class:`Subprocess` watches a
 *pidfd* (a descriptor that becomes readable when the process ends) on its
 own IOLoop, whatever the poller, uvloop included.  Elsewhere a ``SIGCHLD``
 handler installed by :meth:`Subprocess.initialize` reaps the children it
-knows of and hands each exit to the IOLoop that owns the child.
+knows of and hands each exit to the IOLoop that owns the child.  Because
+Python runs signal handlers only in the main thread, between bytecodes, the
+same call also makes a pipe the process's :func:`signal.set_wakeup_fd`
+descriptor (unless something else, such as an asyncio loop with signal
+handlers, already holds it) and reads it in a daemon thread, so an exit is
+noticed at once even when the signal lands in another thread or just before
+the main thread blocks in its poller.
 
 Exceptions used here::
 
@@ -37,6 +43,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, ClassVar
 
+from squall._signal_wakeup import SignalWakeup
 from squall.ioloop import IOLoop
 from squall.iostream import PipeIOStream
 
@@ -287,6 +294,9 @@ class Subprocess:
     # None: pick at initialize(); True: per-process pidfd; False: SIGCHLD.
     _use_pidfd: ClassVar[bool | None] = None
     _old_sigchld: ClassVar[Any] = None
+    # Wakes the loops at once when SIGCHLD lands in another thread or just
+    # before the main thread blocks in its poller (see squall._signal_wakeup).
+    _sigchld_wakeup: ClassVar[SignalWakeup | None] = None
     _waiting: ClassVar[dict[int, Subprocess]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -387,6 +397,8 @@ class Subprocess:
         if Subprocess._use_pidfd:
             self._watch_pidfd()
         else:
+            if Subprocess._sigchld_wakeup is not None:
+                Subprocess._sigchld_wakeup.attach_after_fork()
             Subprocess._waiting[self.pid] = self
             Subprocess._try_cleanup_process(self.pid)
 
@@ -448,10 +460,11 @@ class Subprocess:
 
         Called by :meth:`set_exit_callback`, so calling it yourself is only
         needed to choose the moment.  On Linux (pidfd) nothing global is
-        changed.  Elsewhere a ``SIGCHLD`` handler is installed; it must then
-        be called from the main thread, and it reaps only the children of
-        :class:`Subprocess` objects, so it coexists with other code that
-        waits for its own children.
+        changed.  Elsewhere a ``SIGCHLD`` handler is installed, and the
+        signal wakeup descriptor set if it is free (see the module
+        description); it must then be called from the main thread, and it
+        reaps only the children of :class:`Subprocess` objects, so it
+        coexists with other code that waits for its own children.
 
         :param io_loop: accepted for Tornado 4 code and unused: each exit is
             delivered on the loop of its own :class:`Subprocess`.
@@ -465,6 +478,11 @@ class Subprocess:
             Subprocess._use_pidfd = _pidfd_supported()
         if not Subprocess._use_pidfd:
             Subprocess._old_sigchld = signal.signal(signal.SIGCHLD, Subprocess._on_sigchld)
+            if Subprocess._sigchld_wakeup is None:
+                Subprocess._sigchld_wakeup = SignalWakeup(
+                    signal.SIGCHLD, Subprocess._wake_waiting_loops
+                )
+            Subprocess._sigchld_wakeup.attach()
         Subprocess._initialized = True
 
     @classmethod
@@ -481,12 +499,19 @@ class Subprocess:
             old = Subprocess._old_sigchld
             signal.signal(signal.SIGCHLD, signal.SIG_DFL if old is None else old)
             Subprocess._old_sigchld = None
+            if Subprocess._sigchld_wakeup is not None:
+                Subprocess._sigchld_wakeup.detach()
         Subprocess._initialized = False
 
     @staticmethod
     def _on_sigchld(signum: int, frame: FrameType | None) -> None:
         # Runs in the main thread between two bytecodes of whatever was
         # running: only hand the work to the loops owning the children.
+        Subprocess._wake_waiting_loops()
+
+    @staticmethod
+    def _wake_waiting_loops() -> None:
+        # Thread-safe: also called by the wakeup pipe's reader thread.
         loops = {id(p.io_loop): p.io_loop for p in list(Subprocess._waiting.values())}
         for loop in loops.values():
             loop.add_callback_from_signal(Subprocess._cleanup, loop)
