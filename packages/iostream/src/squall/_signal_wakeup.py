@@ -50,6 +50,8 @@ class SignalWakeup:
         self._lock = threading.Lock()
         self._read_end: int | None = None
         self._write_end: int | None = None
+        # Whether attach() last took the descriptor (detach() clears it).
+        self._attached = False
         # Set in a forked child whose parent had the pipe attached.
         self._attach_after_fork = False
         os.register_at_fork(after_in_child=self._after_fork_in_child)
@@ -71,7 +73,9 @@ class SignalWakeup:
             previous = signal.set_wakeup_fd(self._write_end, warn_on_full_buffer=False)
             if previous not in (-1, self._write_end):
                 signal.set_wakeup_fd(previous)
+                self._attached = False
                 return False
+            self._attached = True
             return True
 
     def attach_after_fork(self) -> None:
@@ -93,6 +97,7 @@ class SignalWakeup:
         """
         with self._lock:
             self._attach_after_fork = False
+            self._attached = False
             if self._write_end is None:
                 return
             current = signal.set_wakeup_fd(-1)
@@ -130,17 +135,19 @@ class SignalWakeup:
         # with the parent's thread.  Let go of both here, without starting a
         # thread (this also runs in a subprocess about to exec); the child
         # opens its own pipe when it next waits for a child of its own.
+        # (asyncio, from Python 3.12 on, clears the wakeup descriptor in a
+        # forked child before this runs: what was attached is remembered.)
         self._lock = threading.Lock()
         if self._write_end is None:
             return
+        self._attach_after_fork = self._attached
+        self._attached = False
         try:
             current = signal.set_wakeup_fd(-1)
+            if current != self._write_end:
+                signal.set_wakeup_fd(current)
         except ValueError:
-            current = -1  # forked from a thread the child does not call main
-        if current == self._write_end:
-            self._attach_after_fork = True
-        elif current != -1:
-            signal.set_wakeup_fd(current)
+            pass  # forked from a thread the child does not call main
         for fd in (self._read_end, self._write_end):
             if fd is not None:
                 os.close(fd)
