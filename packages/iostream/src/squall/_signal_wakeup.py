@@ -17,8 +17,9 @@ takes it only when nobody else has (an asyncio loop with signal handlers, or
 uvloop while it runs, sets its own, and those wake the main thread's loop,
 which is all the Python-level handler needs); :meth:`SignalWakeup.detach`
 gives it back only if it is still ours.  The pipe and the thread live as
-long as the process, so that a descriptor number somebody saved and
-restores later never points at a closed (or reused) descriptor.
+long as the process (a forked child opens its own), so that a descriptor
+number somebody saved and restores later never points at a closed (or
+reused) descriptor.
 """
 
 from __future__ import annotations
@@ -150,5 +151,8 @@ class SignalWakeup:
             pass  # forked from a thread the child does not call main
         for fd in (self._read_end, self._write_end):
             if fd is not None:
-                os.close(fd)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # closed already by whoever forked
         self._read_end = self._write_end = None
