@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -397,6 +398,29 @@ def test_sigchld_wakeup_leaves_another_owners_descriptor(monkeypatch: pytest.Mon
         signal.set_wakeup_fd(-1)
         theirs.close()
         other.close()
+
+
+@needs_proc_fd
+def test_sigchld_wakeup_refused_outside_main_thread() -> None:
+    from squall._signal_wakeup import SignalWakeup
+
+    wakeup = SignalWakeup(signal.SIGCHLD, lambda: None)
+    before = count_open_fds(None)
+    errors: list[BaseException] = []
+
+    def attach() -> None:
+        try:
+            wakeup.attach()
+        except ValueError as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=attach)
+    worker.start()
+    worker.join(10)
+    assert len(errors) == 1 and "main thread" in str(errors[0])
+    wakeup.attach_after_fork()  # a no-op outside a forked child
+    assert count_open_fds(None) == before  # no pipe was opened
+    assert _current_wakeup_fd() == -1
 
 
 async def test_exit_noticed_when_sigchld_lands_in_another_thread(child_watch: str) -> None:

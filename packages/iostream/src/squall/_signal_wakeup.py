@@ -66,13 +66,15 @@ class SignalWakeup:
 
         :raises ValueError: when called from another thread than the main one.
         """
+        if threading.current_thread() is not threading.main_thread():
+            raise ValueError("the signal wakeup descriptor can only be set in the main thread")
         with self._lock:
-            if self._write_end is None:
-                self._open()
-            assert self._write_end is not None
+            write_end = self._write_end
+            if write_end is None:
+                write_end = self._open()
+            previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
             self._attach_after_fork = False
-            previous = signal.set_wakeup_fd(self._write_end, warn_on_full_buffer=False)
-            if previous not in (-1, self._write_end):
+            if previous not in (-1, write_end):
                 signal.set_wakeup_fd(previous)
                 self._attached = False
                 return False
@@ -105,7 +107,7 @@ class SignalWakeup:
             if current != self._write_end:
                 signal.set_wakeup_fd(current)
 
-    def _open(self) -> None:
+    def _open(self) -> int:
         read_end, write_end = os.pipe()
         # The interpreter writes from inside a signal handler: never block there.
         os.set_blocking(write_end, False)
@@ -116,6 +118,7 @@ class SignalWakeup:
             name=f"squall-signal-{signal.Signals(self._signum).name}",
             daemon=True,
         ).start()
+        return write_end
 
     def _read_loop(self, read_end: int) -> None:
         while True:
