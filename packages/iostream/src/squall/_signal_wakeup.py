@@ -146,13 +146,18 @@ class SignalWakeup:
             return
         self._attach_after_fork = self._attached
         self._attached = False
+        ends = [self._read_end, self._write_end]
         try:
             current = signal.set_wakeup_fd(-1)
             if current != self._write_end:
                 signal.set_wakeup_fd(current)
         except ValueError:
-            pass  # forked from a thread the child does not call main
-        for fd in (self._read_end, self._write_end):
+            # Forked from a thread the child does not call main: the write
+            # end may still be the wakeup descriptor, so it stays open (a
+            # closed number could be reused by a file the signals would
+            # then be written to).
+            ends.pop()
+        for fd in ends:
             if fd is not None:
                 try:
                     os.close(fd)
