@@ -47,6 +47,10 @@ from squall.util import Configurable
 
 __all__ = ["HTTPServer"]
 
+# The largest request body read unless max_body_size says otherwise (also
+# squall.wsgi.WSGIAdapter's default).
+_DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+
 
 class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
     """A non-blocking, single-threaded HTTP/1.1 server.
@@ -112,7 +116,7 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
             chunk_size=chunk_size,
             max_header_size=max_header_size,
             header_timeout=header_timeout if header_timeout is not None else 60.0,
-            max_body_size=max_body_size if max_body_size is not None else 100 * 1024 * 1024,
+            max_body_size=max_body_size if max_body_size is not None else _DEFAULT_MAX_BODY_SIZE,
             body_timeout=body_timeout,
             no_keep_alive=no_keep_alive,
             idle_connection_timeout=(

@@ -30,13 +30,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import re
 import selectors
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from squall.http1connection import BadFramingError, BodyTooLargeError
+from squall.httpserver import _DEFAULT_MAX_BODY_SIZE
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -48,6 +48,7 @@ from squall.httputil import (
     ResponseStartLine,
     responses,
 )
+from squall.httputil._headers import _is_token
 from squall.ioloop import AsyncIOMainLoop, IOLoop
 from squall.log import app_log, gen_log
 from squall.web._errors import WebError
@@ -60,8 +61,6 @@ __all__ = ["WSGIAdapter", "WSGIAdapterError"]
 
 _StartResponse = Callable[..., Callable[[bytes], None]]
 
-# The default of HTTPServer's max_body_size.
-_DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 _READ_SIZE = 65536
 
 # Headers about one connection, not the response (RFC 9110 7.6.1): PEP
@@ -86,8 +85,6 @@ _HOP_BY_HOP = frozenset(
 # only what cannot appear in a request line (controls, space, non-ASCII).
 _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
-
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 class WSGIAdapterError(WebError):
@@ -474,7 +471,7 @@ class _ResponseBuffer(HTTPConnection):
             )
         _check_field("reason phrase", start_line.reason, self._fail)
         for name, value in headers.get_all():
-            if _TOKEN_RE.fullmatch(name) is None:
+            if not _is_token(name):
                 self._fail(f"invalid header name {name!r}")
             _check_field(f"header {name}", value, self._fail)
         lengths = headers.get_list("Content-Length")

@@ -66,12 +66,7 @@ from types import TracebackType
 from typing import Any
 
 from squall._version_web import __version__
-from squall._wsgi_adapter import (
-    _HOP_BY_HOP,
-    _TOKEN_RE,
-    WSGIAdapter,
-    WSGIAdapterError,
-)
+from squall._wsgi_adapter import _HOP_BY_HOP, WSGIAdapter, WSGIAdapterError
 from squall.concurrent import DummyExecutor
 from squall.httputil import (
     HTTPHeaders,
@@ -81,6 +76,7 @@ from squall.httputil import (
     responses,
     split_host_and_port,
 )
+from squall.httputil._headers import _is_token
 from squall.ioloop import IOLoop
 from squall.iostream import StreamClosedError
 from squall.log import access_log, app_log, gen_log
@@ -548,7 +544,7 @@ def _parse_headers(response_headers: Any) -> tuple[HTTPHeaders, int | None]:
         if not (isinstance(item, tuple) and len(item) == 2):
             raise WSGIApplicationError(f"a response header must be a (name, value) tuple: {item!r}")
         name, value = item
-        if not isinstance(name, str) or _TOKEN_RE.fullmatch(name) is None:
+        if not isinstance(name, str) or not _is_token(name):
             raise WSGIApplicationError(f"invalid response header name {name!r}")
         if not isinstance(value, str) or _UNSAFE_VALUE_RE.search(value) is not None:
             raise WSGIApplicationError(
