@@ -193,6 +193,38 @@ def test_url_unescape_matches_the_standard_library(raw: bytes) -> None:
     assert parse_qs_bytes(b"k=" + field) == ({"k": [expected_field]} if field else {})
 
 
+@settings(max_examples=500)
+@given(
+    st.lists(st.sampled_from([b"a", b"b", b"=", b"&", b"+", b"%41", b"%3D", b"%26", b""])).map(
+        b"".join
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_parse_qs_bytes_matches_the_standard_library(
+    raw: bytes, keep_blank_values: bool, strict_parsing: bool
+) -> None:
+    # Separators, blank values, escaped separators and the strict mode as
+    # urllib.parse.parse_qs has them (ASCII, so the names agree too).
+    try:
+        expected: object = {
+            name: [value.encode("latin-1") for value in values]
+            for name, values in urllib.parse.parse_qs(
+                raw.decode(),
+                keep_blank_values=keep_blank_values,
+                strict_parsing=strict_parsing,
+                encoding="latin-1",
+            ).items()
+        }
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = parse_qs_bytes(raw, keep_blank_values, strict_parsing)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
 @pytest.mark.parametrize(
     ("raw", "decoded"),
     [

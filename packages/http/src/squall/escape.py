@@ -299,19 +299,33 @@ def parse_qs_bytes(
             data = qs.encode("utf-8")
     else:
         data = qs
+    if strict_parsing and data:
+        for field in data.split(b"&"):
+            if _EQUALS not in field:
+                raise ValueError(f"bad query field: {field!r}")
+    result = _parse_form(data)
+    if not keep_blank_values:
+        for name, values in list(result.items()):
+            if not all(values):
+                values[:] = filter(None, values)
+                if not values:
+                    del result[name]
+    return result
+
+
+def _parse_form(data: bytes) -> dict[str, list[bytes]]:
+    """:func:`parse_qs_bytes` of ``data`` with ``keep_blank_values`` (a form body).
+
+    The loop of a request with a form body: no options to test.
+    """
     result: dict[str, list[bytes]] = {}
     if not data:
         return result
     unquote = _percent_decode
     for field in data.split(b"&"):
-        if not field and not strict_parsing:
+        if not field:
             continue
-        raw_name, eq, raw_value = field.partition(b"=")
-        if not eq and strict_parsing:
-            raise ValueError(f"bad query field: {field!r}")
-        if not raw_value and not keep_blank_values:
-            continue
-        # (Most names and many values need no decoding: skip the calls.)
+        raw_name, _, raw_value = field.partition(b"=")
         if _PERCENT in raw_name or _PLUS in raw_name:
             raw_name = unquote(raw_name, True)
         try:
@@ -320,12 +334,11 @@ def parse_qs_bytes(
             name = raw_name.decode("latin-1")
         if _PERCENT in raw_value or _PLUS in raw_value:
             raw_value = unquote(raw_value, True)
-        value = raw_value
         values = result.get(name)
         if values is None:
-            result[name] = [value]
+            result[name] = [raw_value]
         else:
-            values.append(value)
+            values.append(raw_value)
     return result
 
 

@@ -8,7 +8,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from squall.httputil._body import HTTPFile, _parse_query_arguments, parse_body_arguments
+import squall.httputil as _settings
+from squall.escape import _parse_form
+from squall.httputil._body import (
+    HTTPFile,
+    _check_argument_count,
+    _parse_query_arguments,
+    parse_body_arguments,
+)
 from squall.httputil._errors import HTTPOutputError
 from squall.httputil._headers import HTTPHeaders
 from squall.httputil._interfaces import HTTPConnection
@@ -243,10 +250,28 @@ class HTTPServerRequest:
         :raises HTTPInputError: (a subclass) for a malformed or oversized
             form body; a server answers with its ``status_code``.
         """
-        content_types = self.headers._as_list.get("Content-Type")
+        fields = self.headers._as_list
+        content_types = fields.get("Content-Type")
         if not content_types:
             return
         content_type = content_types[0] if len(content_types) == 1 else ",".join(content_types)
+        if (
+            content_type == "application/x-www-form-urlencoded"
+            and "Content-Encoding" not in fields
+            and self._arguments is None
+        ):
+            # The usual form, inline: what parse_body_arguments does with it.
+            body = self.body
+            if len(body) >= _settings.DEFAULT_MAX_ARGUMENTS:
+                _check_argument_count(body, None, "urlencoded body")
+            parsed = _parse_form(body)
+            arguments = self.body_arguments
+            if not arguments:
+                arguments.update(parsed)
+            else:
+                for name, values in parsed.items():
+                    arguments.setdefault(name, []).extend(values)
+            return
         parse_body_arguments(
             content_type,
             self.body,
