@@ -56,7 +56,22 @@ class _InputHandler(_OutputHandler):
 
         .. versionadded:: 0.1.0
         """
-        return self._get_argument(name, default, self.request._argument_source(), strip)
+        values = self.request._argument_source().get(name)
+        if not values:
+            if default is _ARG_DEFAULT:
+                raise MissingArgumentError(name)
+            return default
+        raw = values[-1]
+        if type(self).decode_argument is not _DEFAULT_DECODE_ARGUMENT:
+            return self._clean(name, raw, strip)
+        # (The default decoding, inline: _clean's first branch.)
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._clean(name, raw, strip)  # raises the 400
+        if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
+            value = _CONTROL_CHARS_RE.sub(" ", value)
+        return value.strip() if strip else value
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
         """Return every value of argument ``name`` (query then body); maybe empty.
