@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
 from typing import Any
@@ -624,6 +625,35 @@ async def test_etag_and_if_none_match(fake_client: Any) -> None:
     assert (response.code, response.body) == (200, b"Hello, world")
     response = await client.fetch("/", headers={"If-None-Match": "garbage"})
     assert response.code == 200
+
+
+async def test_default_etag_is_the_sha1_of_each_body(fake_client: Any) -> None:
+    # The default tag is remembered for the last body: alternating bodies,
+    # a repeated one, one written in pieces, and a bytearray changed in
+    # place after it was written all get the tag of what was sent.
+    shared = bytearray(b"mutable")
+
+    class Bodies(web.RequestHandler):
+        def get(self, which: str) -> None:
+            if which == "pieces":
+                self.write("a")
+                self.write("b")
+            elif which == "array":
+                self.write(bytes(shared))
+                self._write_buffer[0] = shared  # as a subclass might
+            else:
+                self.write(which)
+
+    client = fake_client(web.Application([(r"/(\w+)", Bodies)]))
+    for which in ("one", "two", "two", "one", "pieces", "ab", "array"):
+        response = await client.fetch(f"/{which}")
+        assert response.headers["Etag"] == f'"{hashlib.sha1(response.body).hexdigest()}"'
+        etag = response.headers["Etag"]
+        assert (await client.fetch(f"/{which}", headers={"If-None-Match": etag})).code == 304
+    shared[:] = b"changed"
+    response = await client.fetch("/array")
+    assert response.body == b"changed"
+    assert response.headers["Etag"] == f'"{hashlib.sha1(b"changed").hexdigest()}"'
 
 
 async def test_etag_override_checked(fake_client: Any) -> None:

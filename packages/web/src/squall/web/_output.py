@@ -45,9 +45,12 @@ _SERVER = f"SquallServer/{__version__}"
 _HTML = "text/html; charset=UTF-8"
 
 
+_headers_of = HTTPHeaders._of
+
+
 def _default_headers() -> HTTPHeaders:
     """The headers every response starts with, in a new object."""
-    return HTTPHeaders._of({"Server": [_SERVER], "Content-Type": [_HTML]})
+    return _headers_of({"Server": [_SERVER], "Content-Type": [_HTML]})
 
 
 # Control characters other than HTAB may not appear in a field value.
@@ -57,6 +60,27 @@ _TOKEN_CHARS = frozenset(
 )
 _GOOD_NAMES: set[str] = set()
 _GOOD_NAMES_MAX = 512
+
+# The last body tagged by the default compute_etag and its tag: a handler
+# answering the same bytes again (a status page, a cached document) gets the
+# tag back for a comparison instead of a SHA-1 pass. One immutable pair,
+# swapped whole, so threads running loops of their own read a consistent one;
+# only bodies up to _ETAG_MEMO_MAX bytes are kept (the memo holds one alive).
+_etag_memo: tuple[bytes, str] = (b"", '"da39a3ee5e6b4b0d3255bfef95601890afd80709"')
+_ETAG_MEMO_MAX = 64 * 1024
+
+
+def _body_etag(body: bytes) -> str:
+    """The default entity tag of ``body``: its SHA-1 in hex, in double quotes."""
+    global _etag_memo
+    memo = _etag_memo
+    if body == memo[0]:
+        return memo[1]
+    etag = f'"{hashlib.sha1(body).hexdigest()}"'
+    if type(body) is bytes and len(body) <= _ETAG_MEMO_MAX:
+        _etag_memo = (body, etag)
+    return etag
+
 
 # Entity tags in If-None-Match: "*" or an optionally weak quoted tag.
 _ETAG_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
@@ -398,8 +422,9 @@ class _OutputHandler:
                 else:
                     # The default tag needs no checking; If-None-Match is rare.
                     buffer = self._write_buffer
-                    digest = hashlib.sha1(buffer[0] if len(buffer) == 1 else b"".join(buffer))
-                    fields["Etag"] = [f'"{digest.hexdigest()}"']
+                    body = buffer[0] if len(buffer) == 1 else b"".join(buffer)
+                    memo = _etag_memo  # (_body_etag's memo, inline)
+                    fields["Etag"] = [memo[1] if body == memo[0] else _body_etag(body)]
                     not_modified = (
                         "If-None-Match" in request.headers._as_list and self.check_etag_header()
                     )
@@ -517,8 +542,7 @@ class _OutputHandler:
         .. versionadded:: 0.1.0
         """
         buffer = self._write_buffer
-        digest = hashlib.sha1(buffer[0] if len(buffer) == 1 else b"".join(buffer))
-        return f'"{digest.hexdigest()}"'
+        return _body_etag(buffer[0] if len(buffer) == 1 else b"".join(buffer))
 
     def set_etag_header(self) -> None:
         """Set the ``Etag`` header from :meth:`compute_etag`, unless it returns ``None``.
