@@ -197,6 +197,23 @@ class HTTPServer(TCPServer, Configurable, HTTPServerConnectionDelegate):
             delegate = _ProxyAdapter(delegate, request_conn)
         return delegate
 
+    def _request_starter(self) -> Callable[[object, HTTPConnection], HTTPMessageDelegate]:
+        """What a connection calls for :meth:`start_request` (private).
+
+        The application's own starter when this method would only forward
+        to it (a delegate, no ``xheaders``, ``start_request`` not
+        overridden): one call less per request.
+        """
+        callback = self.request_callback
+        if (
+            type(self).start_request is not HTTPServer.start_request
+            or self.xheaders
+            or not isinstance(callback, HTTPServerConnectionDelegate)
+        ):
+            return self.start_request
+        starter = getattr(callback, "_request_starter", None)
+        return starter() if starter is not None else callback.start_request
+
     def on_close(self, server_conn: object) -> None:
         """Forget a closed connection."""
         if isinstance(server_conn, HTTP1ServerConnection):

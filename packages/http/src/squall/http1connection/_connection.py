@@ -845,6 +845,14 @@ class HTTP1Connection(HTTPConnection):
                 data = head_bytes + self._format_chunk(chunk)
         else:
             data = head_bytes
+        if callback is None:
+            # (_write_stream's usual case, inline.)
+            try:
+                future: asyncio.Future[None] = self.stream.write(data)
+            except StreamClosedError as e:
+                return _failed_write(e)
+            self._last_write = future
+            return future
         return self._write_stream(data, callback)
 
     def _format_chunk(self, chunk: bytes) -> bytes:
@@ -876,9 +884,7 @@ class HTTP1Connection(HTTPConnection):
         try:
             future: asyncio.Future[None] = self.stream.write(data)
         except StreamClosedError as e:
-            future = asyncio.get_running_loop().create_future()
-            future.set_exception(e)
-            future.exception()  # retrieved: a closed or vanished peer is not an error here
+            future = _failed_write(e)
         else:
             self._last_write = future
         if callback is not None:
@@ -1042,6 +1048,19 @@ class _Resume:
                     return stop.value
 
 
+def _failed_write(error: StreamClosedError) -> asyncio.Future[None]:
+    """The Future of a write to a closed stream: failed, its error marked seen."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    future.exception()  # retrieved: a closed or vanished peer is not an error here
+    return future
+
+
+def _not_serving(server_conn: object, request_conn: object) -> HTTPMessageDelegate:
+    # HTTP1ServerConnection's start_request until start_serving gives one.
+    raise RuntimeError("start_serving() was not called")
+
+
 class HTTP1ServerConnection:
     """The server side of an HTTP/1.1 connection: the keep-alive loop.
 
@@ -1072,6 +1091,7 @@ class HTTP1ServerConnection:
         self.context = context
         self._reader = _Reader(stream, self.params.chunk_size)
         self._delegate: HTTPServerConnectionDelegate | None = None
+        self._start_request: Callable[[Any, Any], HTTPMessageDelegate] = _not_serving
         self._task: asyncio.Future[None] | None = None
         self._direct = False
         self._ended = False
@@ -1121,6 +1141,10 @@ class HTTP1ServerConnection:
     def start_serving(self, delegate: HTTPServerConnectionDelegate) -> None:
         """Start the request loop with ``delegate``."""
         self._delegate = delegate
+        # (A delegate may name a shorter way to its start_request: the
+        # server's, straight to the application's dispatcher.)
+        starter = getattr(delegate, "_request_starter", None)
+        self._start_request = starter() if starter is not None else delegate.start_request
         stream = self.stream
         # The data-driven mode needs the stream's consumer hook, and a
         # sweeping watchdog when idle connections time out.
@@ -1221,7 +1245,7 @@ class HTTP1ServerConnection:
             conn = HTTP1Connection(stream, False, params, context, reader, self)
             self._current = conn
             try:
-                request_delegate = delegate.start_request(self, conn)
+                request_delegate = self._start_request(self, conn)
                 if params.decompress:
                     coro = conn.read_response(request_delegate)
                 else:
@@ -1320,7 +1344,7 @@ class HTTP1ServerConnection:
                         keep_going = await pending
                     else:
                         assert conn is not None
-                        request_delegate = delegate.start_request(self, conn)
+                        request_delegate = self._start_request(self, conn)
                         if params.decompress:
                             keep_going = await conn.read_response(request_delegate)
                         else:

@@ -15,6 +15,7 @@ body buffer; the handler runs synchronously unless it is asynchronous.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import types
@@ -631,6 +632,13 @@ class Application(ReversibleRouter):
         .. versionadded:: 0.1.0
         """
         return _RequestDispatcher(self, server_conn, request_conn)
+
+    def _request_starter(self) -> Callable[[object, HTTPConnection], HTTPMessageDelegate]:
+        # What a server connection calls for start_request (see HTTPServer):
+        # the dispatcher class itself, unless a subclass overrides it.
+        if type(self).start_request is not Application.start_request:
+            return self.start_request
+        return functools.partial(_RequestDispatcher, self)
 
     def __call__(self, request: HTTPServerRequest) -> Awaitable[None] | None:
         """Run a complete request (body included): the Tornado 4 callable style.

@@ -25,7 +25,7 @@ from squall.httputil import HTTPInputError, HTTPServerRequest
 from squall.iostream import StreamClosedError
 from squall.log import app_log, gen_log
 from squall.web._errors import Finish, HTTPError
-from squall.web._output import _DEFAULT_SET_DEFAULT_HEADERS, _default_headers
+from squall.web._output import _DEFAULT_SET_DEFAULT_HEADERS, _HTML, _SERVER, _headers_of
 from squall.web._render import _RenderHandler
 
 if TYPE_CHECKING:
@@ -115,7 +115,8 @@ class RequestHandler(_RenderHandler):
         cls = type(self)
         self.application = application
         self.request = request
-        self._headers = _default_headers()
+        # (_default_headers(), inline.)
+        self._headers = _headers_of({"Server": [_SERVER], "Content-Type": [_HTML]})
         self._write_buffer = []
         # (_status_code and _reason start at their class-level defaults.)
         # Hooks are looked up on the class; the default ones are not called.
