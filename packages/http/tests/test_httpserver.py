@@ -318,6 +318,71 @@ async def test_xheaders(io_loop: IOLoop) -> None:
     await s.server.close_all_connections(1)
 
 
+class _EchoDelegate(HTTPServerConnectionDelegate):
+    """A server delegate that counts its start_request calls."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+        self.started += 1
+        outer = self
+
+        class Message(HTTPMessageDelegate):
+            def headers_received(self, start_line: Any, headers: HTTPHeaders) -> None:
+                self.start_line = start_line
+                self.headers = headers
+
+            def finish(self) -> None:
+                request = HTTPServerRequest(
+                    headers=self.headers, start_line=self.start_line, connection=request_conn
+                )
+                respond(request, b"%d %s" % (outer.started, request.remote_ip.encode()))
+
+        return Message()
+
+
+@pytest.mark.parametrize("xheaders", [False, True])
+async def test_delegate_start_request_once_per_request(io_loop: IOLoop, xheaders: bool) -> None:
+    # Whichever way the connection reaches the delegate (straight, or
+    # through the server's xheaders layer), start_request runs once per
+    # request and the layers the server adds still apply.
+    delegate = _EchoDelegate()
+    s = Server(delegate, xheaders=xheaders)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Real-Ip: 1.2.3.4\r\n\r\n"
+    try:
+        response = await s.request(request * 2)
+    finally:
+        s.server.stop()
+        await s.server.close_all_connections(1)
+    ip = b"1.2.3.4" if xheaders else b"127.0.0.1"
+    assert response.count(b"HTTP/1.1 200") == 2
+    assert response.endswith(b"2 " + ip)
+
+
+async def test_server_subclass_start_request_is_called(io_loop: IOLoop) -> None:
+    calls: list[object] = []
+
+    class Counting(HTTPServer):
+        def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+            calls.append(server_conn)
+            return super().start_request(server_conn, request_conn)
+
+    delegate = _EchoDelegate()
+    s = Server.__new__(Server)
+    s.server = Counting(delegate)
+    socks = bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+    s.port = socks[0].getsockname()[1]
+    s.server.add_sockets(socks)
+    try:
+        response = await s.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    finally:
+        s.server.stop()
+        await s.server.close_all_connections(1)
+    assert response.endswith(b"1 127.0.0.1")
+    assert len(calls) == 1
+
+
 async def test_bad_requests_release_fds(server: Server) -> None:
     await server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     before = count_open_fds(None)

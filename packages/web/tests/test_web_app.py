@@ -187,6 +187,28 @@ async def test_gzip_over_sockets(serve: Any, raw_client: Any) -> None:
     assert response.headers["Content-Encoding"] == "gzip"
 
 
+async def test_application_start_request_override_over_sockets(serve: Any, raw_client: Any) -> None:
+    # A server connection reaches the dispatcher directly only while
+    # Application.start_request is not overridden: an override runs for
+    # every request.
+    seen: list[str] = []
+
+    class Hello(web.RequestHandler):
+        def get(self) -> None:
+            self.write("hello")
+
+    class Tracing(web.Application):
+        def start_request(self, server_conn: object, request_conn: Any) -> Any:
+            seen.append("start")
+            return super().start_request(server_conn, request_conn)
+
+    client = await raw_client(serve(Tracing([(r"/", Hello)])))
+    for _ in range(2):
+        response = await client.request("GET", "/")
+        assert (response.code, response.body) == (200, b"hello")
+    assert seen == ["start", "start"]
+
+
 class CustomTransform(web.OutputTransform):
     def transform_first_chunk(
         self, status_code: int, headers: Any, chunk: bytes, finishing: bool
