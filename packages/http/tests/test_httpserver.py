@@ -337,7 +337,7 @@ class _EchoDelegate(HTTPServerConnectionDelegate):
                 request = HTTPServerRequest(
                     headers=self.headers, start_line=self.start_line, connection=request_conn
                 )
-                respond(request, b"%d %s" % (outer.started, request.remote_ip.encode()))
+                respond(request, b"%d %s" % (outer.started, str(request.remote_ip).encode()))
 
         return Message()
 
