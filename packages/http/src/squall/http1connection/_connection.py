@@ -470,16 +470,27 @@ class HTTP1Connection(HTTPConnection):
                     server._idle = False
                     if server._closing:
                         self._disconnect_on_finish = True
-                if "Content-Length" in fields or "Transfer-Encoding" in fields:
+                lengths = fields.get("Content-Length")
+                if (
+                    lengths is not None
+                    and len(lengths) == 1
+                    and "Transfer-Encoding" not in fields
+                    and (value := lengths[0]).isdigit()
+                    and value.isascii()
+                    and len(value) < 19
+                ):
+                    # (request_body_framing's answer for one plain number, inline.)
+                    length = int(value)
+                    kind = LENGTH if length else NO_BODY
+                elif lengths is not None or "Transfer-Encoding" in fields:
                     kind, length = request_body_framing(req_line, headers)
-                    if "Expect" in fields:
-                        self._expect_continue = (
-                            kind != NO_BODY
-                            and req_line.version == "HTTP/1.1"
-                            and headers.get("Expect", "").lower() == "100-continue"
-                        )
                 else:
                     kind = length = NO_BODY
+                if kind != NO_BODY and "Expect" in fields:
+                    self._expect_continue = (
+                        req_line.version == "HTTP/1.1"
+                        and headers.get("Expect", "").lower() == "100-continue"
+                    )
                 start_line = req_line
             need_delegate_close = True
             result = delegate.headers_received(start_line, headers)

@@ -375,7 +375,7 @@ class _RequestDispatcher(_HandlerDelegate):
         elif not self.stream_request_body and self.chunks is None:
             self.execute()  # (no body: what the base class would do, inline)
         else:
-            super().finish()
+            _HandlerDelegate.finish(self)  # (no super() object)
 
     def on_connection_close(self) -> None:
         delegate = self.delegate
