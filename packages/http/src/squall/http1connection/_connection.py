@@ -70,17 +70,18 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class _DateCache:
     """The ``Date`` header value, formatted at most once per second."""
 
-    __slots__ = ("second", "value")
+    __slots__ = ("until", "value")
 
     def __init__(self) -> None:
-        self.second = -1
+        self.until = 0.0  # (when value goes stale: the start of the next second)
         self.value = ""
 
     def get(self) -> str:
-        now = int(time.time())
-        if now != self.second:
-            self.second = now
-            self.value = formatdate(now, usegmt=True)
+        now = time.time()
+        if now >= self.until:
+            second = int(now)
+            self.value = formatdate(second, usegmt=True)
+            self.until = second + 1.0  # (after value: a reader never pairs it with the old one)
         return self.value
 
 
@@ -806,7 +807,7 @@ class HTTP1Connection(HTTPConnection):
                     fields["Connection"] = ["Keep-Alive"]
             if "Date" not in fields:
                 date = _date_cache  # (its get(), inline while the second lasts)
-                fields["Date"] = [date.value if int(time.time()) == date.second else date.get()]
+                fields["Date"] = [date.value if time.time() < date.until else date.get()]
             cached = _STATUS_LINES.get(start_line)
             if cached is not None:
                 first = cached
