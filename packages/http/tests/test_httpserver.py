@@ -15,6 +15,7 @@ import pytest
 from squall.httpserver import HTTPServer
 from squall.httputil import (
     HTTPHeaders,
+    HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
@@ -22,7 +23,7 @@ from squall.httputil import (
 )
 from squall.ioloop import IOLoop
 from squall.netutil import bind_sockets
-from squall.testing import count_open_fds
+from squall.testing import ExpectLog, count_open_fds
 
 _spec = importlib.util.spec_from_file_location(
     "squall_http_parser_corpus", Path(__file__).with_name("test_http1_parser.py")
@@ -559,6 +560,102 @@ async def test_head_and_304_responses_have_no_body_and_keep_alive(io_loop: IOLoo
     assert b"304 Not Modified" in response
     s.server.stop()
     await s.server.close_all_connections(1)
+
+
+class _StagedDelegate(HTTPServerConnectionDelegate):
+    """Answers each request with its body length; the one to /fail raises at ``stage``.
+
+    ``stage``: where (``headers``, ``data`` or ``finish``); ``error``: what
+    (``HTTPInputError`` or ``RuntimeError``).  With ``wait``, every step
+    returns an awaitable that resolves on a later loop pass, and the
+    response is written after one.  Records the on_connection_close calls.
+    """
+
+    def __init__(self, stage: str, error: type[Exception], wait: bool) -> None:
+        self.stage, self.error, self.wait = stage, error, wait
+        self.closed: list[str] = []
+
+    def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+        outer = self
+
+        def later() -> Any:
+            if not outer.wait:
+                return None
+            future = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.set_result, None)
+            return future
+
+        class Delegate(HTTPMessageDelegate):
+            path = ""
+            size = 0
+
+            def check(self, stage: str) -> None:
+                if self.path == "/fail" and outer.stage == stage:
+                    raise outer.error("failing at " + stage)
+
+            def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
+                self.path = start_line.path
+                self.check("headers")
+                return later()
+
+            def data_received(self, chunk: bytes) -> Any:
+                self.size += len(chunk)
+                self.check("data")
+                return later()
+
+            def finish(self) -> None:
+                self.check("finish")
+
+                def answer() -> None:
+                    body = b"%s %d" % (self.path.encode(), self.size)
+                    request_conn.write_headers(
+                        ResponseStartLine("HTTP/1.1", 200, "OK"),
+                        HTTPHeaders({"Content-Length": str(len(body))}),
+                        body,
+                    )
+                    request_conn.finish()
+
+                if outer.wait:
+                    asyncio.get_running_loop().call_soon(answer)
+                else:
+                    answer()
+
+            def on_connection_close(self) -> None:
+                outer.closed.append(self.path)
+
+        return Delegate()
+
+
+@pytest.mark.parametrize("wait", [False, True])
+@pytest.mark.parametrize("error", [HTTPInputError, RuntimeError])
+@pytest.mark.parametrize("stage", ["headers", "data", "finish"])
+async def test_delegate_errors_and_awaitables_at_each_stage(
+    io_loop: IOLoop, stage: str, error: type[Exception], wait: bool
+) -> None:
+    # Pipelined requests whose heads and bodies arrive in one read: served
+    # in order however each step answers (at once or through an awaitable);
+    # a delegate error is answered as the error's kind says (400 for bad
+    # input, a closed connection for a bug), on_connection_close is called
+    # when the error comes before finish, and the server goes on serving.
+    delegate = _StagedDelegate(stage, error, wait)
+    s = Server(delegate)
+    post = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    with ExpectLog("squall", ".*", required=False):
+        response = await s.request(post % b"/a" + post % b"/b" + post % b"/fail" + post % b"/c")
+    try:
+        assert response.count(b"HTTP/1.1 200") == 2
+        assert response.index(b"/a 5") < response.index(b"/b 5")
+        assert b"/c" not in response
+        if error is HTTPInputError:
+            assert response.split(b"\r\n\r\n/b 5", 1)[1].startswith(b"HTTP/1.1 400")
+        else:
+            assert response.endswith(b"/b 5")
+        assert delegate.closed == ([] if stage == "finish" else ["/fail"])
+        again = await s.request(post % b"/d")
+        assert again.endswith(b"/d 5")
+    finally:
+        s.server.stop()
+        await s.server.close_all_connections(1)
 
 
 async def test_delegate_may_raise_body_limit_in_headers_received(io_loop: IOLoop) -> None:

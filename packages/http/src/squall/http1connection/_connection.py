@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from email.utils import formatdate
 from typing import Any
 
@@ -227,6 +227,35 @@ class _HeadTimeoutError(Exception):
     """The peer did not send a complete head in time."""
 
 
+# The stages of a server exchange that _read_now hands to _read_message
+# (_Partial.stage): headers_received was called and ``result`` is what it
+# returned; data_received was called (``result`` likewise); the delegate was
+# finished and the response is not written yet.
+_HEAD = 0
+_BODY = 1
+_FINISHED = 2
+
+
+class _Partial:
+    """Where :meth:`HTTP1Connection._read_now` left an exchange for the coroutine."""
+
+    __slots__ = ("error", "kind", "length", "result", "stage")
+
+    def __init__(
+        self,
+        stage: int,
+        kind: int,
+        length: int,
+        result: Awaitable[None] | None,
+        error: BaseException | None,
+    ) -> None:
+        self.stage = stage
+        self.kind = kind
+        self.length = length
+        self.result = result
+        self.error = error
+
+
 class HTTP1Connection(HTTPConnection):
     """One HTTP/1.1 message exchange on a stream, on either side.
 
@@ -419,10 +448,21 @@ class HTTP1Connection(HTTPConnection):
             "HTTP1ConnectionParameters.max_header_size",
         )
 
-    async def _read_message(self, delegate: HTTPMessageDelegate) -> bool:
+    async def _read_message(
+        self, delegate: HTTPMessageDelegate, partial: _Partial | None = None
+    ) -> bool:
+        # ``partial``: the rest of an exchange :meth:`_read_now` began (see
+        # there): its head is read, and it continues from ``partial.stage``.
         need_delegate_close = False
+        start_line: RequestStartLine | ResponseStartLine
         try:
-            if self.is_client:
+            if partial is not None:
+                kind, length, result = partial.kind, partial.length, partial.result
+                stage = partial.stage
+                need_delegate_close = stage != _FINISHED
+                if partial.error is not None:
+                    raise partial.error
+            elif self.is_client:
                 head = await self._read_head(None)
                 start_line, headers = await self._read_final_response_head(head)
                 self._response_start_line = start_line
@@ -451,95 +491,60 @@ class HTTP1Connection(HTTPConnection):
                         else None
                     )
                     head = await self._read_head(first_deadline)
-                req_line, headers = params.parse_request_head(
-                    head, max_fields=params.max_header_fields, extra_methods=params.extra_methods
-                )
-                self._request_start_line = req_line
-                self._request_headers = headers
-                fields = headers._as_list
-                connection = fields.get("Connection")
-                if params.no_keep_alive:
-                    self._disconnect_on_finish = True
-                elif req_line.version == "HTTP/1.1":
-                    self._disconnect_on_finish = connection is not None and (
-                        connection[0].lower() == "close"
-                    )
-                else:
-                    self._disconnect_on_finish = not self._can_keep_alive(req_line, headers)
-                server = self._server
-                if server is not None:
-                    server._idle = False
-                    if server._closing:
-                        self._disconnect_on_finish = True
-                lengths = fields.get("Content-Length")
+                kind, length, start_line, headers = self._begin_request(head)
+            if partial is None:
+                need_delegate_close = True
+                stage = _HEAD
+                result = delegate.headers_received(start_line, headers)
+            if stage == _HEAD:
+                if result is not None:
+                    await result
+                    result = None
+                if self._detached:
+                    return False
                 if (
-                    lengths is not None
-                    and len(lengths) == 1
-                    and "Transfer-Encoding" not in fields
-                    and (value := lengths[0]).isdigit()
-                    and value.isascii()
-                    and len(value) < 19
+                    kind == LENGTH
+                    and not self.is_client
+                    and self._max_body_size is not None
+                    and length > self._max_body_size
+                    and not self.params.decompress
                 ):
-                    # (request_body_framing's answer for one plain number, inline.)
-                    length = int(value)
-                    kind = LENGTH if length else NO_BODY
-                elif lengths is not None or "Transfer-Encoding" in fields:
-                    kind, length = request_body_framing(req_line, headers)
-                else:
-                    kind = length = NO_BODY
-                if kind != NO_BODY and "Expect" in fields:
-                    self._expect_continue = (
-                        req_line.version == "HTTP/1.1"
-                        and headers.get("Expect", "").lower() == "100-continue"
+                    # Checked after headers_received, which may change the
+                    # limit (set_max_body_size), and before any 100 Continue.
+                    raise BodyTooLargeError(
+                        "request body too large", self._max_body_size, "max_body_size"
                     )
-                start_line = req_line
-            need_delegate_close = True
-            result = delegate.headers_received(start_line, headers)
-            if result is not None:
-                await result
-            if self._detached:
-                return False
-            if (
-                kind == LENGTH
-                and not self.is_client
-                and self._max_body_size is not None
-                and length > self._max_body_size
-                and not self.params.decompress
-            ):
-                # Checked after headers_received, which may change the limit
-                # (set_max_body_size), and before any 100 Continue.
-                raise BodyTooLargeError(
-                    "request body too large", self._max_body_size, "max_body_size"
-                )
-            if kind != NO_BODY:
-                if self._expect_continue and not self._write_finished:
-                    self.stream.write(_CONTINUE)
-                    self._expect_continue = False
-                if kind == LENGTH:
-                    reader = self._reader
-                    buf = reader.buf
-                    if not length:
-                        pass
-                    elif len(buf) >= length and length <= self.params.chunk_size:
-                        # The whole body is already here (the usual small
-                        # POST): one piece, no coroutine.
-                        if len(buf) == length:
-                            chunk, reader.buf = buf, b""
+                if kind != NO_BODY:
+                    if self._expect_continue and not self._write_finished:
+                        self.stream.write(_CONTINUE)
+                        self._expect_continue = False
+                    if kind == LENGTH:
+                        reader = self._reader
+                        buf = reader.buf
+                        if not length:
+                            pass
+                        elif len(buf) >= length and length <= self.params.chunk_size:
+                            # The whole body is already here (the usual small
+                            # POST): one piece, no coroutine.
+                            if len(buf) == length:
+                                chunk, reader.buf = buf, b""
+                            else:
+                                chunk, reader.buf = buf[:length], buf[length:]
+                            if not self._detached:
+                                result = delegate.data_received(chunk)  # (awaited below)
                         else:
-                            chunk, reader.buf = buf[:length], buf[length:]
-                        if not self._detached:
-                            result = delegate.data_received(chunk)
-                            if result is not None:
-                                await result
+                            await self._read_fixed_body(length, delegate)
+                    elif kind == CHUNKED:
+                        await self._read_chunked_body(delegate)
                     else:
-                        await self._read_fixed_body(length, delegate)
-                elif kind == CHUNKED:
-                    await self._read_chunked_body(delegate)
-                else:
-                    await self._read_body_until_close(delegate)
-            self._read_finished = True
-            need_delegate_close = False
-            delegate.finish()
+                        await self._read_body_until_close(delegate)
+                stage = _BODY
+            if stage == _BODY:
+                if result is not None:
+                    await result
+                self._read_finished = True
+                need_delegate_close = False
+                delegate.finish()
             last = self._last_write
             if (
                 not self.is_client
@@ -601,6 +606,125 @@ class HTTP1Connection(HTTPConnection):
                     delegate.on_connection_close()
                 except Exception:
                     app_log.exception("Exception in on_connection_close")
+
+    def _begin_request(self, head: bytes) -> tuple[int, int, RequestStartLine, HTTPHeaders]:
+        """Parse a request head and take its state: ``(kind, length, start line, headers)``.
+
+        Sets what the head decides (keep-alive, ``Expect: 100-continue``)
+        and marks the server connection busy; ``kind`` and ``length`` are
+        the body framing.  Calling it again for the same head changes
+        nothing more.
+
+        :raises HTTPInputError: for a malformed head or framing.
+        """
+        params = self.params
+        req_line, headers = params.parse_request_head(
+            head, max_fields=params.max_header_fields, extra_methods=params.extra_methods
+        )
+        self._request_start_line = req_line
+        self._request_headers = headers
+        fields = headers._as_list
+        connection = fields.get("Connection")
+        if params.no_keep_alive:
+            self._disconnect_on_finish = True
+        elif req_line.version == "HTTP/1.1":
+            self._disconnect_on_finish = connection is not None and (
+                connection[0].lower() == "close"
+            )
+        else:
+            self._disconnect_on_finish = not self._can_keep_alive(req_line, headers)
+        server = self._server
+        if server is not None:
+            server._idle = False
+            if server._closing:
+                self._disconnect_on_finish = True
+        lengths = fields.get("Content-Length")
+        if (
+            lengths is not None
+            and len(lengths) == 1
+            and "Transfer-Encoding" not in fields
+            and (value := lengths[0]).isdigit()
+            and value.isascii()
+            and len(value) < 19
+        ):
+            # (request_body_framing's answer for one plain number, inline.)
+            length = int(value)
+            kind = LENGTH if length else NO_BODY
+        elif lengths is not None or "Transfer-Encoding" in fields:
+            kind, length = request_body_framing(req_line, headers)
+        else:
+            kind = length = NO_BODY
+        if kind != NO_BODY and "Expect" in fields:
+            self._expect_continue = (
+                req_line.version == "HTTP/1.1"
+                and headers.get("Expect", "").lower() == "100-continue"
+            )
+        return kind, length, req_line, headers
+
+    def _read_now(self, delegate: HTTPMessageDelegate) -> bool | Coroutine[Any, Any, bool]:
+        """Serve the request at the start of the buffer, without a coroutine if nothing waits.
+
+        The server's usual exchange -- a head and any body already
+        buffered, a delegate that takes them and finishes the response at
+        once -- runs here as plain calls and returns whether the
+        connection goes on, as :meth:`_read_message` would.  Anything else
+        returns a coroutine for the caller to run: :meth:`_read_message`
+        from the start when nothing was taken yet (a head or body still to
+        come, a malformed head, which it meets and answers again), or from
+        where this stopped (:class:`_Partial`: an awaitable or an exception
+        from the delegate, a response not written yet).
+        """
+        params = self.params
+        reader = self._reader
+        buf = reader.buf
+        end = buf.find(_HEAD_END)
+        if not 0 <= end <= params.max_request_line:
+            return self._read_message(delegate)
+        try:
+            kind, length, start_line, headers = self._begin_request(buf[:end])
+        except Exception:
+            return self._read_message(delegate)
+        if kind != NO_BODY and not (
+            kind == LENGTH
+            and len(buf) - end - 4 >= length
+            and length <= params.chunk_size
+            and not self._expect_continue
+        ):
+            return self._read_message(delegate)  # (a body to wait for, or 100 Continue)
+        reader.buf = buf[end + 4 :]
+        stage = _HEAD
+        try:
+            result = delegate.headers_received(start_line, headers)
+            if result is not None or self._detached:
+                pass
+            elif kind == LENGTH:
+                limit = self._max_body_size
+                body = reader.buf
+                if (limit is None or length <= limit) and len(body) >= length:
+                    if len(body) == length:
+                        chunk, reader.buf = body, b""
+                    else:
+                        chunk, reader.buf = body[:length], body[length:]
+                    stage = _BODY
+                    result = delegate.data_received(chunk)
+            else:
+                stage = _BODY
+            if stage == _BODY and result is None:
+                self._read_finished = True
+                stage = _FINISHED
+                delegate.finish()
+                last = self._last_write
+                if self._write_finished and (last is None or last.done()):
+                    # Answered and flushed: on to the next request.
+                    return (
+                        not self._detached
+                        and not self._disconnect_on_finish
+                        and not self.stream.closed()
+                    )
+        except BaseException as e:
+            # Handled as _read_message handles it at that stage.
+            return self._read_message(delegate, _Partial(stage, kind, length, None, e))
+        return self._read_message(delegate, _Partial(stage, kind, length, result, None))
 
     async def _read_final_response_head(self, head: bytes) -> tuple[ResponseStartLine, HTTPHeaders]:
         informational = 0
@@ -1251,22 +1375,34 @@ class HTTP1ServerConnection:
         context = self.context
         idle = params.idle_connection_timeout
         monotonic = time.monotonic
+        if data is None and stream.closed():
+            # (A scheduled call: the stream may have closed since.  Bytes
+            # handed over by the stream, or left by a request that kept the
+            # connection open, come from an open one.)
+            self._end()
+            return
         while reader.buf:
-            if self._closing or stream.closed():
+            if self._closing:
                 break
             conn = HTTP1Connection(stream, False, params, context, reader, self)
             self._current = conn
             try:
                 request_delegate = self._start_request(self, conn)
                 if params.decompress:
-                    coro = conn.read_response(request_delegate)
+                    outcome: Any = conn.read_response(request_delegate)
                 else:
-                    coro = conn._read_message(request_delegate)
-                try:
-                    waiting_on = coro.send(None)
-                except StopIteration as stop:
-                    keep_going = stop.value
+                    outcome = conn._read_now(request_delegate)
+                if outcome is True or outcome is False:
+                    keep_going = outcome
+                    coro = None
                 else:
+                    coro = outcome
+                    try:
+                        waiting_on = coro.send(None)
+                    except StopIteration as stop:
+                        keep_going = stop.value
+                        coro = None
+                if coro is not None:
                     # It has to wait: a Task takes the rest of the loop over.
                     stream._set_consumer(None)
                     self._task = asyncio.ensure_future(
