@@ -109,7 +109,9 @@ class _WriteBatch:
     """The streams with deferred writes, flushed together once per loop pass.
 
     One callback per pass of the loop, however many streams wrote during
-    it (see :meth:`BaseIOStream._set_defer_writes`).
+    it (see :meth:`BaseIOStream._set_defer_writes`).  A stream adds itself
+    (``BaseIOStream.write``, inline): to ``streams``, scheduling
+    :meth:`flush` unless ``scheduled``.
     """
 
     __slots__ = ("loop", "scheduled", "streams")
@@ -118,12 +120,6 @@ class _WriteBatch:
         self.loop = loop
         self.streams: list[BaseIOStream] = []
         self.scheduled = False
-
-    def add(self, stream: BaseIOStream) -> None:
-        self.streams.append(stream)
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.scheduled = False
@@ -258,8 +254,9 @@ class BaseIOStream(_StreamReader):
         self._pending_size = 0
         self._chunked_writes = False
         # Write coalescing (see _set_defer_writes): bytes written during
-        # this pass of the loop, handed to the transport at the next.
-        self._defer_writes = False
+        # this pass of the loop, handed to the transport at the next by the
+        # loop's batch (None: no coalescing).
+        self._defer_writes: _WriteBatch | None = None
         self._deferred: list[bytes] | None = None
         self._done_future: asyncio.Future[None] = self._loop.create_future()
         self._done_future.set_result(None)
@@ -360,7 +357,7 @@ class BaseIOStream(_StreamReader):
                 if self._deferred is not None:
                     self._flush_deferred()
                 self._queue_write(data)
-            elif self._defer_writes and not self._chunked_writes:
+            elif (batch := self._defer_writes) is not None and not self._chunked_writes:
                 # (Not on TLS: its transport encrypts and flow-controls each
                 # write itself.)
                 deferred = self._deferred
@@ -368,7 +365,10 @@ class BaseIOStream(_StreamReader):
                     data = bytes(data)  # the caller may reuse its buffer
                 if deferred is None:
                     self._deferred = [data]
-                    _write_batch(self.io_loop).add(self)
+                    batch.streams.append(self)  # (the batch's add(), inline)
+                    if not batch.scheduled:
+                        batch.scheduled = True
+                        batch.loop.call_soon(batch.flush)
                 else:
                     deferred.append(data)
             else:
@@ -396,7 +396,7 @@ class BaseIOStream(_StreamReader):
         kernel much work (a wake-up across cores is expensive, the more so
         in a virtual machine).  Turning it off sends what is deferred.
         """
-        self._defer_writes = defer
+        self._defer_writes = _write_batch(self.io_loop) if defer else None
         if not defer and self._deferred is not None:
             self._flush_deferred()
 
