@@ -19,11 +19,7 @@ each with the ``status_code`` a server answers)::
 .. versionadded:: 0.1.0
 """
 
-from squall.http1connection._connection import (
-    HTTP1Connection,
-    HTTP1ConnectionParameters,
-    HTTP1ServerConnection,
-)
+from squall.http1connection._connection import HTTP1Connection, HTTP1ConnectionParameters
 from squall.http1connection._parser import (
     BadFramingError,
     BodyTooLargeError,
@@ -34,6 +30,7 @@ from squall.http1connection._parser import (
     RequestLineTooLongError,
     UnsupportedTransferCodingError,
 )
+from squall.http1connection._server import HTTP1ServerConnection
 
 __all__ = [
     "BadFramingError",
