@@ -259,18 +259,14 @@ class HTTPServerRequest:
             content_type == "application/x-www-form-urlencoded"
             and "Content-Encoding" not in fields
             and self._arguments is None
+            and not self.body_arguments
         ):
-            # The usual form, inline: what parse_body_arguments does with it.
+            # The usual form, inline: what parse_body_arguments does with it
+            # (anything to merge with takes the general way).
             body = self.body
             if len(body) >= _settings.DEFAULT_MAX_ARGUMENTS:
                 _check_argument_count(body, None, "urlencoded body")
-            parsed = _parse_form(body)
-            arguments = self.body_arguments
-            if not arguments:
-                arguments.update(parsed)
-            else:
-                for name, values in parsed.items():
-                    arguments.setdefault(name, []).extend(values)
+            self.body_arguments.update(_parse_form(body))
             return
         parse_body_arguments(
             content_type,
